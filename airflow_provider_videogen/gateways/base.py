@@ -1,0 +1,268 @@
+"""The normalised model shared by every protocol: requests to send, operations parsed back.
+
+Pure code: no I/O, no Airflow. A protocol builds :class:`HttpRequest` objects (a path relative to the
+gateway's base URL) and parses JSON bodies into :class:`VideoOperation`. The hooks do the I/O.
+
+Source of the model and the state table: ``shared/reference/gateway-protocols.md`` §6.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_videogen.exceptions import GatewayResponseError, InvalidIdentifier
+
+log = logging.getLogger(__name__)
+
+State = Literal["pending", "running", "succeeded", "failed"]
+TERMINAL_STATES = frozenset({"succeeded", "failed"})
+
+# gateway-protocols.md §5.3 (New API's Sora adaptor, case-insensitive) and §6.2, merged.
+STATUS_SYNONYMS: dict[str, State] = {
+    **dict.fromkeys(
+        ("queued", "pending", "submitted", "not_start", "notstarted", "preparing", "unknown", "created",
+         "starting", "waiting"),
+        "pending",
+    ),
+    **dict.fromkeys(("processing", "in_progress", "running", "generating", "started"), "running"),
+    **dict.fromkeys(("completed", "complete", "success", "succeeded", "finished", "done"), "succeeded"),
+    **dict.fromkeys(("failed", "failure", "fail", "error", "cancelled", "canceled", "expired", "rejected"),
+                    "failed"),
+}
+
+
+def normalise_status(raw: Any, *, progress: int | None = None) -> State:
+    """Map a gateway status string onto a normalised state, case-insensitively.
+
+    An unknown string is logged and treated as still in progress (``pending`` when progress is 0 or
+    absent, else ``running``), so a new vocabulary never fails a job that is still running.
+    """
+    key = str(raw or "").strip().lower().replace("-", "_").replace(" ", "_")
+    state = STATUS_SYNONYMS.get(key)
+    if state is None:
+        log.warning("Unknown video job status %r; treating it as still in progress.", raw)
+        return "running" if progress else "pending"
+    return state
+
+
+# Operation and video ids go into URL paths and file names: allow the characters the gateways use
+# (letters, digits, "_", "-", ".", ":" and, for Gemini operation names, "/" between segments).
+_ID_RE = re.compile(r"[A-Za-z0-9_\-.:]+")
+
+
+def validate_id(value: Any, *, what: str, gateway: str, allow_slash: bool = False) -> str:
+    """Return ``value`` if it is a safe identifier, else raise :class:`InvalidIdentifier`.
+
+    Rejects empty values, ``..``, ``?``, ``#``, ``%``, whitespace and control characters, so an id
+    from a user or a gateway can never change which URL or file it addresses.
+    """
+    text = value if isinstance(value, str) else ""
+    segments = text.split("/") if allow_slash else [text]
+    if not text or len(text) > 512 or any(s in ("", ".", "..") or not _ID_RE.fullmatch(s) for s in segments):
+        raise InvalidIdentifier(f"unsafe {what} {value!r}: expected letters, digits, '_', '-', '.', ':'"
+                                + (" and '/'" if allow_slash else ""), gateway=gateway)
+    return text
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request to the gateway. ``path`` is relative to the base URL and already URL-safe.
+
+    ``json`` is sent as a JSON body; ``form`` as multipart/form-data fields (strings), with ``files``
+    as ``{field: (filename, bytes, mime type)}``.
+    """
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json: Any = None
+    form: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """A first-frame image: its raw bytes and MIME type (the operator reads paths and URLs into it)."""
+
+    data: bytes
+    mime_type: str = "image/png"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """The common parameters of a text/image-to-video job, before mapping onto a protocol.
+
+    :param duration_seconds: clip length in seconds.
+    :param aspect_ratio: ``"16:9"`` or ``"9:16"`` (mapped to a ``size`` where the protocol wants one).
+    :param size: ``"WIDTHxHEIGHT"``, e.g. ``"1280x720"`` (mapped to an aspect ratio for Gemini).
+    :param resolution: ``"720p"`` / ``"1080p"``.
+    :param extra_params: gateway-specific fields, merged last (they win over the mapped ones).
+    """
+
+    prompt: str
+    model: str
+    duration_seconds: int | None = None
+    aspect_ratio: str | None = None
+    size: str | None = None
+    resolution: str | None = None
+    negative_prompt: str | None = None
+    image: ImageInput | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+
+LocatorKind = Literal["binary", "json_base64"]
+
+
+@dataclass(frozen=True)
+class VideoLocator:
+    """Where to fetch one video.
+
+    ``kind="binary"``: GET ``url``; the answer is the video, a redirect, or JSON naming a
+    ``video_url`` (the download module handles all three).
+    ``kind="json_base64"``: GET ``url``; the answer is JSON whose string field ``field`` holds the
+    whole video in base64, possibly as a ``data:`` URL (MixRoute's download endpoint; a data URL in
+    a status body). ``size`` is the byte size the gateway declared, if any.
+    ``url`` may be relative to the gateway's base URL (starting with ``/``) or absolute.
+    """
+
+    kind: LocatorKind
+    url: str
+    field: str | None = None
+    size: int | None = None
+
+
+@dataclass
+class VideoOperation:
+    """A video job as every protocol reports it, normalised. JSON-serialisable via :meth:`to_dict`.
+
+    ``videos`` is non-empty iff ``state == "succeeded"``; ``error`` is set iff ``state == "failed"``.
+    ``progress`` is 0..100 or None when the gateway gives none (Gemini). Times are Unix seconds.
+    ``poll_after`` is the gateway's hint (seconds) for the next poll, if it sent one.
+    """
+
+    gateway: str
+    operation_id: str
+    state: State
+    raw_status: str | None = None
+    progress: int | None = None
+    videos: list[VideoLocator] = field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+    expires_at: int | None = None
+    poll_after: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def filtered(self) -> bool:
+        return (self.error_code or "").lower() in FILTER_CODES
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("poll_after")
+        data["videos"] = [{k: v for k, v in asdict(loc).items() if v is not None} for loc in self.videos]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoOperation:
+        try:
+            videos = [VideoLocator(**loc) for loc in data.get("videos") or []]
+            return cls(**{**{k: data.get(k) for k in _OPERATION_FIELDS if k in data}, "videos": videos})
+        except TypeError as err:
+            raise GatewayResponseError(f"not a video operation: {err}") from err
+
+
+_OPERATION_FIELDS = ("gateway", "operation_id", "state", "raw_status", "progress", "error_code",
+                     "error_message", "expires_at")
+FILTER_CODES = frozenset({"rai_filtered", "moderation_blocked", "content_filter", "content_policy_violation",
+                          "content_filtered", "safety"})
+
+
+def parse_progress(value: Any) -> int | None:
+    """0..100 from an int, a float or a string such as ``"45%"`` (New API); None when absent."""
+    if value is None or value == "":
+        return None
+    try:
+        return max(0, min(100, int(float(str(value).strip().rstrip("%")))))
+    except ValueError:
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def error_fields(error: Any) -> tuple[str | None, str | None]:
+    """``(code, message)`` from ``{"code","message"}`` objects, plain strings or None."""
+    if isinstance(error, dict):
+        code = error.get("code") if error.get("code") not in (None, "") else error.get("status")
+        return (str(code) if code is not None else None), error.get("message") or None
+    if error:
+        return None, str(error)
+    return None, None
+
+
+def require_dict(body: Any, *, gateway: str, what: str, operation_id: str | None = None) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise GatewayResponseError(f"{what}: expected a JSON object, got {type(body).__name__}",
+                                   gateway=gateway, operation_id=operation_id)
+    return body
+
+
+class VideoProtocol:
+    """One wire protocol. Subclasses build requests and parse responses; a gateway is a preset.
+
+    :param gateway: the gateway's short name (``"openai"``, ``"mixroute"``...), used in errors.
+    """
+
+    name: str = "base"
+
+    def __init__(self, gateway: str):
+        self.gateway = gateway
+
+    # -- auth -------------------------------------------------------------------------------
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    # -- the three steps ----------------------------------------------------------------------
+    def build_submit(self, request: GenerationRequest) -> HttpRequest:
+        raise NotImplementedError
+
+    def parse_submit(self, body: Any) -> str:
+        """The operation id the status call needs, from the submit response."""
+        raise NotImplementedError
+
+    def build_status(self, operation_id: str) -> HttpRequest:
+        raise NotImplementedError
+
+    def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
+        raise NotImplementedError
+
+    def build_test_connection(self) -> HttpRequest:
+        """A cheap authenticated GET that proves the key works (the model list)."""
+        raise NotImplementedError
+
+    # -- shared helpers -----------------------------------------------------------------------
+    def validate_operation_id(self, operation_id: Any) -> str:
+        return validate_id(operation_id, what="operation id", gateway=self.gateway)
+
+    def finish(self, op: VideoOperation) -> VideoOperation:
+        """Enforce the invariants: "succeeded" needs a video, "failed" needs a reason."""
+        if op.state == "succeeded" and not op.videos:
+            op.state = "failed"
+            op.error_code = op.error_code or "NO_OUTPUT"
+            op.error_message = op.error_message or "the gateway reported success but returned no video"
+        if op.state == "failed":
+            op.videos = []
+            op.error_message = op.error_message or f"the gateway reported status {op.raw_status!r}"
+        if op.state == "succeeded":
+            op.progress = 100
+        return op

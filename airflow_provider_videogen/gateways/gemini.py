@@ -1,0 +1,141 @@
+"""Gemini API long-running operations (Veo): Google itself, and AI Thực Chiến's ``/gemini/`` proxy.
+
+1. submit: ``POST {api}/models/{model}:predictLongRunning`` with ``{"instances":[...],"parameters":{...}}``
+   answers ``{"name": "models/{model}/operations/{id}"}``; the whole ``name`` is the operation id.
+2. status: ``GET {api}/{name}``; ``done`` true means finished, with ``error`` or ``response``.
+   The video is ``response.generateVideoResponse.generatedSamples[].video.uri``; "done" with no sample
+   and ``raiMediaFilteredReasons`` is Veo's safety filter.
+3. download: ``GET {download}/files/{video_id}:download?alt=media``, ``video_id`` taken from the uri.
+
+Sources: seeds 000 (Thực Chiến download) and 001 (Thực Chiến status, with its example response);
+gateway-protocols.md §1 and §5.1 (Google's REST shape, RAI filtering, Vertex/SkyEngine variants).
+Auth is ``x-goog-api-key`` on every step.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_videogen.exceptions import GatewayResponseError
+from airflow_provider_videogen.gateways.base import (
+    GenerationRequest,
+    HttpRequest,
+    VideoLocator,
+    VideoOperation,
+    VideoProtocol,
+    error_fields,
+    parse_progress,
+    require_dict,
+    validate_id,
+)
+
+_FILE_ID_RE = re.compile(r"/files/([A-Za-z0-9_-]+)")
+_SIZES = {"1280x720": ("16:9", "720p"), "720x1280": ("9:16", "720p"),
+          "1920x1080": ("16:9", "1080p"), "1080x1920": ("9:16", "1080p")}
+
+
+class GeminiProtocol(VideoProtocol):
+    """Gemini ``predictLongRunning`` operations.
+
+    :param api_prefix: path prefix of the API (``/v1beta`` for Google, ``/gemini/v1beta`` for Thực Chiến).
+    :param download_prefix: path prefix of file downloads (``/v1beta`` for Google,
+        ``/gemini/download/v1beta`` for Thực Chiến, seed 000).
+    """
+
+    name = "gemini"
+
+    def __init__(self, gateway: str, *, api_prefix: str = "/v1beta", download_prefix: str = "/v1beta"):
+        super().__init__(gateway)
+        self.api_prefix = api_prefix
+        self.download_prefix = download_prefix
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"x-goog-api-key": api_key}
+
+    def validate_operation_id(self, operation_id: Any) -> str:
+        return validate_id(operation_id, what="operation name", gateway=self.gateway, allow_slash=True)
+
+    def build_submit(self, request: GenerationRequest) -> HttpRequest:
+        instance: dict[str, Any] = {"prompt": request.prompt}
+        if request.image is not None:
+            instance["image"] = {"bytesBase64Encoded": base64.b64encode(request.image.data).decode("ascii"),
+                                 "mimeType": request.image.mime_type}
+        aspect_ratio, resolution = request.aspect_ratio, request.resolution
+        if request.size and request.size in _SIZES:
+            aspect_ratio = aspect_ratio or _SIZES[request.size][0]
+            resolution = resolution or _SIZES[request.size][1]
+        parameters = {
+            k: v
+            for k, v in {
+                "durationSeconds": request.duration_seconds,
+                "aspectRatio": aspect_ratio,
+                "resolution": resolution,
+                "negativePrompt": request.negative_prompt,
+            }.items()
+            if v is not None
+        }
+        extra = dict(request.extra_params)
+        instance.update(extra.pop("instance", None) or {})
+        parameters.update(extra)
+        body: dict[str, Any] = {"instances": [instance]}
+        if parameters:
+            body["parameters"] = parameters
+        model = validate_id(request.model, what="model", gateway=self.gateway)
+        return HttpRequest("POST", f"{self.api_prefix}/models/{model}:predictLongRunning", json=body)
+
+    def parse_submit(self, body: Any) -> str:
+        name = require_dict(body, gateway=self.gateway, what="submit response").get("name")
+        if not name:
+            raise GatewayResponseError("submit response has no operation 'name'", gateway=self.gateway)
+        return self.validate_operation_id(name)
+
+    def build_status(self, operation_id: str) -> HttpRequest:
+        return HttpRequest("GET", f"{self.api_prefix}/{quote(self.validate_operation_id(operation_id))}")
+
+    def build_test_connection(self) -> HttpRequest:
+        return HttpRequest("GET", f"{self.api_prefix}/models", params={"pageSize": "1"})
+
+    def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
+        body = require_dict(body, gateway=self.gateway, what="status response", operation_id=operation_id)
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        op = VideoOperation(self.gateway, operation_id, "running", raw_status=f"done={bool(body.get('done'))}",
+                            progress=parse_progress(metadata.get("progressPercent", metadata.get("progress"))))
+        if not body.get("done"):
+            return op
+        if body.get("error"):
+            op.state = "failed"
+            op.error_code, op.error_message = error_fields(body["error"])
+            return self.finish(op)
+        response = body.get("response") if isinstance(body.get("response"), dict) else {}
+        result = response.get("generateVideoResponse") or response
+        op.state = "succeeded"
+        op.videos = self._locators(operation_id, result)
+        reasons = result.get("raiMediaFilteredReasons") or []
+        if not op.videos and (reasons or result.get("raiMediaFilteredCount")):
+            op.state, op.error_code = "failed", "RAI_FILTERED"
+            op.error_message = "content filtered: " + ("; ".join(map(str, reasons)) or "no reason given")
+        return self.finish(op)
+
+    def _locators(self, operation_id: str, result: dict[str, Any]) -> list[VideoLocator]:
+        """Video locators from the Gemini (``generatedSamples``), Vertex (``videos``) or SkyEngine
+        (``generatedVideos``) result shapes; inline base64 videos are re-read from the status URL."""
+        locators = []
+        status_url = self.build_status(operation_id).path
+        for sample in result.get("generatedSamples") or result.get("generatedVideos") or result.get("videos") or []:
+            video = sample.get("video", sample) if isinstance(sample, dict) else {}
+            uri = video.get("uri") or video.get("gcsUri")
+            inline = next((k for k in ("encodedVideo", "bytesBase64Encoded", "videoBytes") if video.get(k)), None)
+            if uri:
+                match = _FILE_ID_RE.search(uri)
+                if match:
+                    file_id = validate_id(match.group(1), what="video id", gateway=self.gateway)
+                    path = f"{self.download_prefix}/files/{file_id}:download?alt=media"
+                    locators.append(VideoLocator("binary", path))
+                elif uri.startswith(("https://", "http://")):
+                    locators.append(VideoLocator("binary", uri))
+            elif inline:
+                locators.append(VideoLocator("json_base64", status_url, field=inline))
+        return locators

@@ -1,0 +1,1 @@
+"""Hooks: one per video-generation connection type, sharing :class:`~.base.VideoGenHook`."""

@@ -1,0 +1,116 @@
+"""``VideoOperationTrigger``: polls one video job in the triggerer until it is done.
+
+It only polls (GET); it never submits, so a triggerer restart can never create a second paid job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_videogen import retries
+from airflow_provider_videogen.exceptions import TransientGatewayError, VideoGenError
+
+EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
+
+
+class VideoOperationTrigger(BaseTrigger):
+    """Poll a video operation until it succeeds or fails, then fire exactly one event.
+
+    Serialises only ids and numbers (never a key: the hook reads the connection in the triggerer).
+    One HTTP session for the trigger's whole life; the timeout runs on a monotonic clock; waits between
+    polls are ``poll_interval`` seconds (or longer when the gateway asks, e.g. ``openai-poll-after-ms``),
+    and transient failures back off exponentially with jitter, honouring ``Retry-After``.
+
+    :param conn_id: Airflow connection id of the gateway.
+    :param operation_id: the gateway's operation id (Gemini: the whole ``models/.../operations/...`` name).
+    :param poll_interval: seconds between status polls.
+    :param timeout: seconds after which the trigger gives up (None: no limit of its own; the sensor's
+        deferral timeout still applies).
+    :param max_consecutive_failures: transient failures in a row (429, 5xx, resets) before giving up.
+
+    Event payload: ``{"status": "success"|"failed"|"error"|"timeout", "operation_id", "message",
+    "error_type" (an exception class name of ``airflow_provider_videogen.exceptions``) and "gateway"
+    on error,
+    "operation" (the finished operation as a dict, on success/failed)}``.
+    """
+
+    def __init__(self, conn_id: str, operation_id: str, poll_interval: float = 10.0, timeout: float | None = None,
+                 max_consecutive_failures: int = 10):
+        super().__init__()
+        self.conn_id = conn_id
+        self.operation_id = operation_id
+        self.poll_interval = float(poll_interval)
+        self.timeout = float(timeout) if timeout is not None else None
+        self.max_consecutive_failures = int(max_consecutive_failures)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "operation_id": self.operation_id,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+                "max_consecutive_failures": self.max_consecutive_failures,
+            },
+        )
+
+    def _event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "operation_id": self.operation_id, "message": message, **extra})
+
+    def _error(self, err: VideoGenError) -> TriggerEvent:
+        return self._event("error", err.reason, error_type=type(err).__name__, gateway=err.gateway)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import aiohttp
+
+        from airflow_provider_videogen.hooks.base import VideoGenHook
+
+        started = time.monotonic()
+        try:
+            hook = await VideoGenHook.afor_connection(self.conn_id)
+        except VideoGenError as err:
+            yield self._error(err)
+            return
+        failures, seen = 0, None
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    op = await hook.aget_operation(self.operation_id, session)
+                except TransientGatewayError as err:
+                    failures += 1
+                    if failures >= self.max_consecutive_failures:
+                        err.reason = f"{failures} failed polls in a row; last: {err.reason}"
+                        yield self._error(err)
+                        return
+                    wait = retries.next_wait(failures, err.retry_after, initial=min(self.poll_interval, 1.0) or 1.0)
+                    self.log.warning("Poll %d failed (%s); next poll in %.1f s.", failures, err, wait)
+                except VideoGenError as err:  # permanent: unknown id, rejected key, malformed answer
+                    yield self._error(err)
+                    return
+                except Exception as err:  # noqa: BLE001  (one terminal event, whatever happens)
+                    yield self._event("error", f"{type(err).__name__}: {err}", error_type="VideoGenError")
+                    return
+                else:
+                    failures = 0
+                    if (op.state, op.progress) != seen:
+                        seen = (op.state, op.progress)
+                        self.log.info("Video operation %s: %s, progress %s%%.", self.operation_id, op.state,
+                                      "?" if op.progress is None else op.progress)
+                    if op.done:
+                        status = "success" if op.state == "succeeded" else "failed"
+                        yield self._event(status, op.error_message or op.state, operation=op.to_dict())
+                        return
+                    wait = max(self.poll_interval, op.poll_after or 0.0)
+                if self.timeout is not None:
+                    remaining = self.timeout - (time.monotonic() - started)
+                    if remaining <= 0:
+                        yield self._event("timeout", f"the job did not finish within {self.timeout:.0f} s")
+                        return
+                    wait = min(wait, remaining)
+                await asyncio.sleep(max(wait, 0.05))

@@ -1,0 +1,95 @@
+"""Small pure pieces: the streaming base64 decoder, Retry-After parsing, typed errors, provider info."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import os
+import pickle
+import random
+
+import pytest
+
+from airflow_provider_videogen import exceptions, retries
+from airflow_provider_videogen.download import Base64FieldDecoder
+from airflow_provider_videogen.get_provider_info import get_provider_info
+
+
+def _decode(body: bytes, field: str, splits: list[int]) -> tuple[bytes, Base64FieldDecoder]:
+    decoder, out, last = Base64FieldDecoder(field), [], 0
+    for cut in [*splits, len(body)]:
+        out.append(decoder.feed(body[last:cut]))
+        last = cut
+    return b"".join(out), decoder
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_base64_decoder_is_exact_on_random_splits(seed):
+    rng = random.Random(seed)
+    video = rng.randbytes(rng.randint(0, 5000))
+    encoded = base64.b64encode(video).decode()
+    lines = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)) if seed % 3 == 0 else encoded
+    wrapped = json.dumps(lines)[1:-1]  # JSON escapes the line breaks as \n
+    wrapped = wrapped.replace("/", "\\/") if seed % 2 else wrapped  # PHP-style escaping of "/"
+    body = ('{"success":true,"note":"base64","size":%d,"base64":"%s","data_url":"data:video/mp4;base64,%s"}'
+            % (len(video), wrapped, encoded)).encode()
+    splits = sorted(rng.sample(range(1, len(body)), min(len(body) - 1, rng.randint(0, 30))))
+    decoded, decoder = _decode(body, "base64", splits)
+    assert decoded == video and decoder.done and decoder.declared_size == len(video)
+
+
+def test_base64_decoder_strips_a_data_url_prefix_split_anywhere():
+    video = os.urandom(3000)
+    body = json.dumps({"status": "succeeded", "url": "data:video/mp4;base64," + base64.b64encode(video).decode()})
+    for cut in range(1, 60):
+        decoded, decoder = _decode(body.encode(), "url", [cut, cut + 7])
+        assert decoded == video and decoder.done
+
+
+def test_base64_decoder_reports_invalid_data():
+    with pytest.raises(ValueError, match="invalid base64"):
+        _decode(b'{"base64":"AAA=AAA="}', "base64", [])
+
+
+def test_retry_after_forms():
+    assert retries.retry_after({"Retry-After": "7"}) == 7.0
+    assert retries.retry_after({"retry-after-ms": "1500", "Retry-After": "9"}) == 1.5
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert retries.retry_after({"Retry-After": date}, now=1_000_000) == pytest.approx(30.0)
+    assert retries.retry_after({"Retry-After": "soon"}) is None
+    assert retries.retry_after({}) is None
+
+
+def test_backoff_grows_and_is_capped_and_honours_hints():
+    assert retries.next_wait(3, 4.0) == 4.0
+    assert retries.next_wait(3, 500.0, max_wait=60) == 60
+    waits = [retries.next_wait(n, None, initial=1.0, max_wait=30) for n in range(1, 12)]
+    assert all(0 <= w <= 30 for w in waits)
+    assert max(waits[6:]) > max(waits[:2])  # exponential ceiling: 1-2 s early, up to 30 s later
+
+
+def test_errors_name_gateway_and_operation_and_survive_pickling():
+    err = exceptions.VideoContentFiltered("blocked", gateway="gemini", operation_id="operations/x")
+    assert str(err) == "[gateway gemini, operation operations/x] blocked"
+    assert isinstance(err, exceptions.VideoGenerationFailed)
+    from airflow.sdk.exceptions import AirflowFailException
+
+    assert isinstance(err, AirflowFailException)  # permanent: no Airflow retry
+    assert not isinstance(exceptions.TransientGatewayError("x"), AirflowFailException)
+    again = pickle.loads(pickle.dumps(err))
+    assert (type(again), str(again)) == (type(err), str(err))
+
+
+def test_provider_info_declares_six_connection_forms():
+    info = get_provider_info()
+    types = {c["connection-type"]: c for c in info["connection-types"]}
+    assert set(types) == {"videogen_thucchien", "videogen_hingnet", "videogen_mixroute", "videogen_tokenops",
+                          "videogen_gemini", "videogen_openai"}
+    for conn in types.values():
+        assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API Key"
+        assert {"schema", "login", "port"} <= set(conn["ui-field-behaviour"]["hidden-fields"])
+        assert conn["ui-field-behaviour"]["placeholders"]["host"].startswith("https://")
+        module, _, cls = conn["hook-class-name"].rpartition(".")
+        hook = getattr(__import__(module, fromlist=[cls]), cls)
+        assert hook.conn_type == conn["connection-type"] and hasattr(hook, "test_connection")
