@@ -73,7 +73,8 @@ def test_gemini_maps_size_image_negative_prompt_and_extra_params():
         image=ImageInput(b"\x89PNGdata", "image/png"), extra_params={"personGeneration": "allow_all",
                                                                      "instance": {"lastFrame": {"uri": "x"}}}))
     instance = req.json["instances"][0]
-    assert instance["image"] == {"bytesBase64Encoded": base64.b64encode(b"\x89PNGdata").decode(), "mimeType": "image/png"}
+    encoded = base64.b64encode(b"\x89PNGdata").decode()
+    assert instance["image"] == {"bytesBase64Encoded": encoded, "mimeType": "image/png"}
     assert instance["lastFrame"] == {"uri": "x"}
     assert req.json["parameters"] == {"aspectRatio": "9:16", "resolution": "720p", "negativePrompt": "blur",
                                       "personGeneration": "allow_all"}
@@ -102,7 +103,8 @@ def test_gemini_done_without_any_video_is_failed_not_succeeded():
 def test_gemini_inline_and_vertex_shapes():
     inline = GEMINI.parse_status("operations/a", {"done": True, "response": {"generateVideoResponse": {
         "generatedSamples": [{"video": {"encodedVideo": "AAAA", "encoding": "video/mp4"}}]}}})
-    assert [(v.kind, v.url, v.field) for v in inline.videos] == [("json_base64", "/v1beta/operations/a", "encodedVideo")]
+    assert [(v.kind, v.url, v.field) for v in inline.videos] == [
+        ("json_base64", "/v1beta/operations/a", "encodedVideo")]
     skyengine = GEMINI.parse_status("operations/a", {"done": True, "response": {"generatedVideos": [
         {"uri": "https://cdn.example/v.mp4", "mimeType": "video/mp4"}]}})
     assert [v.url for v in skyengine.videos] == ["https://cdn.example/v.mp4"]

@@ -32,8 +32,8 @@ def test_base64_decoder_is_exact_on_random_splits(seed):
     lines = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)) if seed % 3 == 0 else encoded
     wrapped = json.dumps(lines)[1:-1]  # JSON escapes the line breaks as \n
     wrapped = wrapped.replace("/", "\\/") if seed % 2 else wrapped  # PHP-style escaping of "/"
-    body = ('{"success":true,"note":"base64","size":%d,"base64":"%s","data_url":"data:video/mp4;base64,%s"}'
-            % (len(video), wrapped, encoded)).encode()
+    body = (f'{{"success":true,"note":"base64","size":{len(video)},"base64":"{wrapped}",'
+            f'"data_url":"data:video/mp4;base64,{encoded}"}}').encode()
     splits = sorted(rng.sample(range(1, len(body)), min(len(body) - 1, rng.randint(0, 30))))
     decoded, decoder = _decode(body, "base64", splits)
     assert decoded == video and decoder.done and decoder.declared_size == len(video)

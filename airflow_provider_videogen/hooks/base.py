@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from airflow_provider_videogen.gateways import GenerationRequest, HttpRequest, VideoOperation
 
 CONNECT_TIMEOUT = 10.0  # seconds
+USER_AGENT = "airflow-provider-videogen"
+TRIGGER_USER_AGENT = "airflow-provider-videogen (triggerer)"  # polls from VideoOperationTrigger
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class VideoGenHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         session = requests.Session()
-        session.headers["User-Agent"] = "airflow-provider-videogen"
+        session.headers["User-Agent"] = USER_AGENT
         return session
 
     def _send(self, req: HttpRequest, *, step: str, operation_id: str | None = None) -> requests.Response:
@@ -312,7 +314,8 @@ class VideoGenHook(BaseHook):
         try:
             async with session.request(
                 http.method, settings.base_url + http.path, params=http.params,
-                headers={"Accept": "application/json", **self.auth_headers(settings)},
+                headers={"Accept": "application/json", "User-Agent": TRIGGER_USER_AGENT,
+                         **self.auth_headers(settings)},
                 ssl=_ssl_for(settings.verify), allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=CONNECT_TIMEOUT),
             ) as response:

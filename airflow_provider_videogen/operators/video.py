@@ -85,6 +85,7 @@ class VideoGenerateOperator(BaseOperator):
                  duration_seconds: int | str | None = None, aspect_ratio: str | None = None, size: str | None = None,
                  resolution: str | None = None, negative_prompt: str | None = None, image: Any = None,
                  image_conn_id: str | None = None, extra_params: dict[str, Any] | None = None, **kwargs: Any):
+        kwargs.setdefault("multiple_outputs", True)  # so generate.output["operation_id"] resolves
         super().__init__(**kwargs)
         self.prompt = prompt
         self.conn_id = conn_id
@@ -156,6 +157,7 @@ class VideoDownloadOperator(BaseOperator):
                  operation: dict[str, Any] | None = None, operation_id: str | None = None,
                  dest_conn_id: str | None = None, overwrite: bool = True, max_bytes: int | None = None,
                  video_index: int = 0, chunk_size: int = CHUNK_SIZE, **kwargs: Any):
+        kwargs.setdefault("multiple_outputs", True)  # download.output["uri"] and friends
         super().__init__(**kwargs)
         if operation is None and operation_id is None:
             raise ValueError("VideoDownloadOperator needs operation (the sensor's output) or operation_id")

@@ -1,0 +1,54 @@
+"""
+### A batch of prompts, one mapped task per video
+
+Every day, generate one video per prompt with dynamic task mapping: `generate`, `wait` and
+`download` are each expanded over the list, so the jobs run side by side and one failed prompt does
+not stop the others. The list comes from the run's `prompts` param (editable in the trigger form).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_videogen import VideoDownloadOperator, VideoGenerateOperator, VideoOperationSensor
+
+CONN_ID = "videogen_default"
+
+
+def operation_id_of(submitted: dict) -> str:
+    return submitted["operation_id"]
+
+
+def download_kwargs(operation: dict) -> dict:
+    name = operation["operation_id"].rsplit("/", 1)[-1]  # Gemini ids are "models/.../operations/<id>"
+    return {"operation": operation, "destination": "{{ params.output_dir }}/batch/{{ ds }}/" + name + ".mp4"}
+
+
+with DAG(
+    dag_id="videogen_batch",
+    description="A list of prompts, generated in parallel with dynamic task mapping.",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "prompts": Param(
+            ["A lighthouse in a storm, aerial shot", "Time-lapse of a city waking up", "A cat chasing a laser dot"],
+            type="array", items={"type": "string"}, minItems=1, title="Prompts"),
+        "output_dir": Param("/tmp/videogen", type="string", title="Output folder or URI"),
+    },
+    tags=["videogen", "example"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def prompts(params: dict | None = None) -> list[str]:
+        return list(params["prompts"])
+
+    generate = VideoGenerateOperator.partial(task_id="generate", conn_id=CONN_ID, duration_seconds=4).expand(
+        prompt=prompts())
+    wait = VideoOperationSensor.partial(
+        task_id="wait", conn_id=CONN_ID, poke_interval=15, timeout=60 * 60, deferrable=True,
+    ).expand(operation_id=generate.output.map(operation_id_of))
+    VideoDownloadOperator.partial(task_id="download", conn_id=CONN_ID).expand_kwargs(
+        wait.output.map(download_kwargs))

@@ -1,0 +1,60 @@
+"""Shared fixtures: an Airflow home with a migrated DB, the gateway emulator as a real process on
+loopback, and connections pointing at it (``AIRFLOW_CONN_*``, as a user would configure them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from support import GATEWAY_PROFILES, ROOT, connection_uri_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ``import mp4check``
+
+# Airflow reads its configuration at import time: set it before anything imports airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow-home"))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags_examples")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "http://127.0.0.1:8080/execution/")
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Migrate the Airflow metadata DB once per session (sqlite in ``AIRFLOW_HOME``)."""
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   timeout=600)
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    """The emulator as users run it: ``python -m airflow_provider_videogen.emulator`` on loopback."""
+    from airflow_provider_videogen.emulator import EmulatorProcess
+
+    log = tempfile.TemporaryFile()
+    with EmulatorProcess(job_seconds=1.0, stderr=log) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_process):
+    """The emulator, reset (jobs, record, faults, config) before each test; ``.client`` controls it."""
+    with emulator_process.client as client:
+        client.reset()
+        client.set_config(job_seconds=1.0)
+        emulator_process.ctl = client
+        yield emulator_process
+
+
+@pytest.fixture
+def use_gateway(emulator, monkeypatch):
+    """Point ``videogen_default`` at the emulator as the given gateway, and play that gateway's profile."""
+
+    def configure(gateway: str, **config) -> None:
+        monkeypatch.setenv(*connection_uri_env("videogen_default", gateway, emulator.url))
+        emulator.ctl.set_config(**{**GATEWAY_PROFILES[gateway], **config})
+
+    return configure

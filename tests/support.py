@@ -1,0 +1,30 @@
+"""Constants and helpers shared by the test modules (imported by name; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_KEY = "test-key-123"
+GATEWAYS = ("thucchien", "hingnet", "mixroute", "tokenops", "gemini", "openai")
+
+# How the emulator plays each gateway in the end-to-end tests: its documented status vocabulary and
+# download form (see gateway-protocols.md; the emulator's config keys).
+GATEWAY_PROFILES: dict[str, dict] = {
+    "thucchien": {"thucchien_download": "bytes"},
+    "gemini": {"gemini_download": "redirect"},
+    "openai": {"status_vocab": "openai", "content_form": "bytes"},
+    "hingnet": {"status_vocab": "hingnet", "content_form": "redirect"},
+    "tokenops": {"status_vocab": "tokenops", "content_form": "json_url"},
+    "mixroute": {"mixroute_url_form": "cdn"},
+}
+
+
+
+def connection_uri_env(conn_id: str, gateway: str, host: str, key: str = TEST_KEY, **extra) -> tuple[str, str]:
+    """``(name, value)`` of an ``AIRFLOW_CONN_...`` variable for a videogen connection, as JSON."""
+    value = {"conn_type": f"videogen_{gateway}", "host": host, "password": key}
+    if extra:
+        value["extra"] = extra
+    return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value)
