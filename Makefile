@@ -12,22 +12,22 @@ export AIRFLOW__CORE__UNIT_TEST_MODE = False
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install -q --upgrade uv || true
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[test]"; \
+	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"; fi
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_videogen dags_examples tests benchmarks
+	$(BIN)/ruff check airflow_provider_videogen dags_examples tests scripts
 
 test: $(STAMP) lint
-	$(BIN)/airflow db migrate >/dev/null
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/airflow db migrate >/dev/null
-	$(BIN)/python -m airflow_provider_videogen.emulator.demo --output-dir $(CURDIR)/output
+	$(BIN)/python scripts/demo.py --output-dir $(CURDIR)/output
 
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_provider_videogen.emulator --port 8080
