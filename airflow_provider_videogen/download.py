@@ -31,7 +31,6 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from airflow_provider_videogen import retries
 from airflow_provider_videogen.exceptions import (
     DestinationExists,
     GatewayResponseError,
@@ -215,7 +214,7 @@ class VideoDownloader:
             if response.status_code >= 300:
                 text = response.raw.read(64 * 1024, decode_content=True).decode("utf-8", "replace")
                 response.close()
-                raise error_for_status(response.status_code, response.headers, text, gateway=self.gateway,
+                raise error_for_status(response.status_code, response.headers, text, protocol=self.hook.protocol,
                                        operation_id=operation_id, step="download", api_key=self.settings.api_key)
             return response
         raise GatewayResponseError(f"download: more than {MAX_REDIRECTS} redirects", gateway=self.gateway,
@@ -304,7 +303,7 @@ class VideoDownloader:
         raise TransientGatewayError("base64 download kept breaking", gateway=self.gateway, operation_id=operation_id)
 
     def _call_with_retries(self, fn, operation_id: str):
-        for attempt in retries.retrying(max_attempts=self.hook.max_attempts, log=log):
+        for attempt in self.hook.retrying():
             with attempt:
                 return fn()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -349,9 +348,9 @@ class VideoDownloader:
         if sink.size < 8 or sink.head[4:8] != b"ftyp":
             raise VideoIntegrityError(f"the body is not an MP4 ({sink.size} bytes)", gateway=self.gateway,
                                       operation_id=op_id)
-        for what, size in (("Content-Length", expected), ("the gateway's declared size", declared)):
+        for what, size in (("its declared size", expected), ("the size in the operation", declared)):
             if size is not None and size != sink.size:
-                raise VideoIntegrityError(f"received {sink.size} bytes but {what} is {size}",
+                raise VideoIntegrityError(f"received {sink.size} bytes but {what} is {size} bytes",
                                           gateway=self.gateway, operation_id=op_id)
 
 

@@ -250,6 +250,10 @@ class VideoProtocol:
         """A cheap authenticated GET that proves the key works (the model list)."""
         raise NotImplementedError
 
+    def error_kind(self, status: int, body: str) -> str | None:
+        """``"auth"`` or ``"not_found"`` when this gateway says so in its own way; None to use HTTP semantics."""
+        return None
+
     # -- shared helpers -----------------------------------------------------------------------
     def validate_operation_id(self, operation_id: Any) -> str:
         return validate_id(operation_id, what="operation id", gateway=self.gateway)

@@ -55,6 +55,12 @@ class GeminiProtocol(VideoProtocol):
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-goog-api-key": api_key}
 
+    def error_kind(self, status: int, body: str) -> str | None:
+        # Google answers a bad key with 400 INVALID_ARGUMENT "API key not valid" (reason API_KEY_INVALID).
+        if status == 400 and ("API key not valid" in body or "API_KEY_INVALID" in body):
+            return "auth"
+        return None
+
     def validate_operation_id(self, operation_id: Any) -> str:
         return validate_id(operation_id, what="operation name", gateway=self.gateway, allow_slash=True)
 

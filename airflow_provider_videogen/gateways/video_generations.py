@@ -73,6 +73,10 @@ class VideoGenerationsProtocol(VideoProtocol):
     def build_test_connection(self) -> HttpRequest:
         return HttpRequest("GET", "/v1/models")
 
+    def error_kind(self, status: int, body: str) -> str | None:
+        # New API answers an unknown task with HTTP 400 {"code":"task_not_exist",...} (gateway-protocols.md §3).
+        return "not_found" if status == 400 and "task_not_exist" in body else None
+
     def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
         outer = require_dict(body, gateway=self.gateway, what="status response", operation_id=operation_id)
         body = self._unwrap(outer)

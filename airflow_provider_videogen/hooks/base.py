@@ -31,7 +31,7 @@ from airflow_provider_videogen.gateways import GATEWAY_BY_CONN_TYPE, GATEWAYS, G
 if TYPE_CHECKING:
     import aiohttp
 
-    from airflow_provider_videogen.gateways import GenerationRequest, HttpRequest, VideoOperation
+    from airflow_provider_videogen.gateways import GenerationRequest, HttpRequest, VideoOperation, VideoProtocol
 
 CONNECT_TIMEOUT = 10.0  # seconds
 USER_AGENT = "airflow-provider-videogen"
@@ -97,20 +97,26 @@ def gateway_message(text: str) -> str:
     return json.dumps(body)[:300]
 
 
-def error_for_status(status: int, headers: Any, text: str, *, gateway: str, operation_id: str | None,
+def error_for_status(status: int, headers: Any, text: str, *, protocol: VideoProtocol, operation_id: str | None,
                      step: str, api_key: str = "") -> VideoGenError:
-    """Map an HTTP error answer onto a typed error (the one place that decides, sync and async alike)."""
+    """Map an HTTP error answer onto a typed error (the one place that decides, sync and async alike).
+
+    The protocol may name the kind first (``VideoProtocol.error_kind``) for gateway-specific answers,
+    such as Google's 400 for a bad key or New API's 400 ``task_not_exist``.
+    """
+    gateway = protocol.gateway
     words = gateway_message(text)
     if api_key:
         words = words.replace(api_key, "***")
     message = f"{step} answered HTTP {status}: {words}"
-    if status in (401, 403) or (status == 400 and "api key not valid" in words.lower()):
+    kind = protocol.error_kind(status, text)
+    if kind == "auth" or status in (401, 403):
         return GatewayAuthError(f"{message} (check the connection's API key)", gateway=gateway,
                                 operation_id=operation_id)
     if status in retries.RETRYABLE_STATUS:
         return TransientGatewayError(message, gateway=gateway, operation_id=operation_id, status=status,
                                      retry_after=retries.retry_after(dict(headers or {})))
-    if status in (404, 410) and step != "submit":
+    if kind == "not_found" or (status in (404, 410) and step != "submit"):
         return VideoNotFound(message, gateway=gateway, operation_id=operation_id)
     return GatewayRequestRejected(message, gateway=gateway, operation_id=operation_id)
 
@@ -132,7 +138,10 @@ class VideoGenHook(BaseHook):
 
     :param conn_id: Airflow connection id.
     :param timeout: read timeout of one HTTP request, in seconds (connect timeout: 10 s).
-    :param max_attempts: tries for one status poll or submit before a transient error is raised.
+    :param max_attempts: tries for one status poll, submit or download request before a transient
+        error is raised.
+    :param retry_initial: first backoff wait in seconds (doubling, with jitter, up to 60 s) when the
+        gateway gives no ``Retry-After``.
     """
 
     conn_name_attr = "conn_id"
@@ -151,11 +160,12 @@ class VideoGenHook(BaseHook):
             VideoGenHook._registry[gateway.conn_type] = cls
 
     def __init__(self, conn_id: str = default_conn_name, *, timeout: float = 60.0,
-                 max_attempts: int = retries.DEFAULT_MAX_ATTEMPTS, **kwargs):
+                 max_attempts: int = retries.DEFAULT_MAX_ATTEMPTS, retry_initial: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.retry_initial = retry_initial
         self._async_settings: GatewaySettings | None = None
 
     # -- choosing the hook for a connection ------------------------------------------------------
@@ -230,7 +240,7 @@ class VideoGenHook(BaseHook):
                 files=req.files, headers={"Accept": "application/json", **self.auth_headers(settings)},
                 timeout=(CONNECT_TIMEOUT, settings.timeout), verify=settings.verify, allow_redirects=False,
             )
-        except requests.ConnectionError as err:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
             refused = isinstance(err, requests.ConnectTimeout) or "NewConnectionError" in repr(err)
             if step == "submit" and not refused:
                 raise SubmitOutcomeUnknown(
@@ -247,7 +257,7 @@ class VideoGenHook(BaseHook):
             raise TransientGatewayError(f"{step}: no answer within {settings.timeout:.0f} s",
                                         gateway=self.gateway_name, operation_id=operation_id) from None
         if response.status_code >= 300:
-            error = error_for_status(response.status_code, response.headers, response.text, gateway=self.gateway_name,
+            error = error_for_status(response.status_code, response.headers, response.text, protocol=self.protocol,
                                      operation_id=operation_id, step=step, api_key=settings.api_key)
             if step == "submit" and (response.status_code >= 500 or response.status_code == 408):
                 raise SubmitOutcomeUnknown(f"{error.reason}; the gateway may have accepted (and billed) the job: "
@@ -263,8 +273,9 @@ class VideoGenHook(BaseHook):
                                        f"{gateway_message(response.text)}", gateway=self.gateway_name,
                                        operation_id=operation_id) from None
 
-    def _retrying(self):
-        return retries.retrying(max_attempts=self.max_attempts, log=self.log)
+    def retrying(self):
+        """The tenacity policy for one sync call (see ``retries.py``)."""
+        return retries.retrying(max_attempts=self.max_attempts, initial=self.retry_initial, log=self.log)
 
     def submit(self, request: GenerationRequest) -> str:
         """Submit one generation job and return its operation id.
@@ -275,7 +286,7 @@ class VideoGenHook(BaseHook):
         :raises GatewayAuthError: key rejected. :raises GatewayRequestRejected: bad model/parameters.
         """
         http = self.protocol.build_submit(request)
-        for attempt in self._retrying():
+        for attempt in self.retrying():
             with attempt:
                 response = self._send(http, step="submit")
         return self.protocol.parse_submit(self._json(response, step="submit"))
@@ -286,7 +297,7 @@ class VideoGenHook(BaseHook):
         :raises VideoNotFound: unknown operation id. :raises TransientGatewayError: retries exhausted.
         """
         http = self.protocol.build_status(operation_id)
-        for attempt in self._retrying():
+        for attempt in self.retrying():
             with attempt:
                 response = self._send(http, step="status", operation_id=operation_id)
                 body = self._json(response, step="status", operation_id=operation_id)
@@ -326,7 +337,7 @@ class VideoGenHook(BaseHook):
             raise TransientGatewayError(f"status: {type(err).__name__} talking to {settings.base_url}",
                                         gateway=self.gateway_name, operation_id=operation_id) from None
         if status >= 300:
-            raise error_for_status(status, headers, text, gateway=self.gateway_name, operation_id=operation_id,
+            raise error_for_status(status, headers, text, protocol=self.protocol, operation_id=operation_id,
                                    step="status", api_key=settings.api_key)
         try:
             body = json.loads(text)
