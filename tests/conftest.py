@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from support import GATEWAY_PROFILES, ROOT, connection_uri_env
+from support import GATEWAY_PROFILES, ROOT, connection_uri_env, key_leaks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ``import mp4check``
 
@@ -58,3 +58,28 @@ def use_gateway(emulator, monkeypatch):
         emulator.ctl.set_config(**{**GATEWAY_PROFILES[gateway], **config})
 
     return configure
+
+
+# -- the API key must never appear in any log the suite captures -------------------------------------------
+_KEY_LEAKS: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    captured = "".join(content for _, content in report.sections) + (report.longreprtext or "")
+    if key_leaks(captured) and report.passed:
+        _KEY_LEAKS.append(f"{report.nodeid} ({report.when})")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Scan what the tests printed and logged, and Airflow's task logs; fail the session on a leak."""
+    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+    for path in logs.rglob("*") if logs.exists() else []:
+        if path.is_file() and key_leaks(path.read_text(errors="replace")):
+            _KEY_LEAKS.append(str(path))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if _KEY_LEAKS:
+        if reporter:
+            reporter.write_line(f"API KEY LEAKED into captured logs: {_KEY_LEAKS}", red=True)
+        session.exitstatus = 1
+    elif reporter:
+        reporter.write_line("Key scan: the test key appears in none of the captured logs.")

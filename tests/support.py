@@ -28,3 +28,8 @@ def connection_uri_env(conn_id: str, gateway: str, host: str, key: str = TEST_KE
     if extra:
         value["extra"] = extra
     return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value)
+
+
+def key_leaks(text: str) -> bool:
+    """True if ``text`` holds the test key (run on every captured log, and tested on a planted leak)."""
+    return TEST_KEY in text

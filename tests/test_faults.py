@@ -320,3 +320,46 @@ def test_trigger_serialises_ids_and_numbers_only():
     assert kwargs == {"conn_id": "videogen_default", "operation_id": "video_1", "poll_interval": 5.0,
                       "timeout": 600.0, "max_consecutive_failures": 10}
     assert VideoOperationTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_killing_the_process_mid_download_leaves_no_file_at_the_destination(emulator, tmp_path):
+    """SIGKILL while the body streams: the destination must hold the whole video or nothing."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    emulator.ctl.set_config(job_seconds=0, video_bytes=400_000_000)
+    env = {**os.environ, "AIRFLOW_CONN_VIDEOGEN_KILL": json.dumps(
+        {"conn_type": "videogen_openai", "host": emulator.url, "password": "test-key-123"})}
+    script = f"""
+from airflow.sdk import ObjectStoragePath
+from airflow_provider_videogen.download import VideoDownloader
+from airflow_provider_videogen.gateways import GenerationRequest
+from airflow_provider_videogen.hooks.base import VideoGenHook
+import time
+hook = VideoGenHook.for_connection("videogen_kill")
+op_id = hook.submit(GenerationRequest("kill me", "sora-2"))
+op = hook.get_operation(op_id)
+VideoDownloader(hook, chunk_size=64 * 1024).download(op, ObjectStoragePath("file://{tmp_path}/v.mp4"))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the temporary file has some bytes
+            partial = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+            if partial and partial[0].stat().st_size > 5_000_000:
+                break
+            assert proc.poll() is None, "the download finished or failed before it could be killed"
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the download never started")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (tmp_path / "v.mp4").exists()  # only the hidden temporary file may remain
+    assert all(p.name.startswith(".v.mp4.") and p.name.endswith(".partial") for p in tmp_path.iterdir())

@@ -93,3 +93,28 @@ def test_provider_info_declares_six_connection_forms():
         module, _, cls = conn["hook-class-name"].rpartition(".")
         hook = getattr(__import__(module, fromlist=[cls]), cls)
         assert hook.conn_type == conn["connection-type"] and hasattr(hook, "test_connection")
+
+
+def test_the_key_scanner_finds_a_planted_key():
+    from support import key_leaks
+
+    assert key_leaks("Authorization: Bearer test-key-123 sent")
+    assert not key_leaks("Authorization: Bearer *** sent")
+
+
+def test_tls_verification_stays_on_unless_the_connection_turns_it_off():
+    from types import SimpleNamespace
+
+    from airflow_provider_videogen.gateways import GATEWAYS
+    from airflow_provider_videogen.hooks.base import settings_from_connection
+
+    def conn(host):
+        return SimpleNamespace(host=host, schema=None, port=None, password="k")
+
+    gw = GATEWAYS["openai"]
+    assert settings_from_connection(conn(""), {}, gw, 60).verify is True
+    assert settings_from_connection(conn(""), {}, gw, 60).base_url == "https://api.openai.com"
+    assert settings_from_connection(conn("proxy.local"), {"verify": "false"}, gw, 60).verify is False
+    assert settings_from_connection(conn("proxy.local"), {}, gw, 60).base_url == "https://proxy.local"
+    assert settings_from_connection(conn("http://127.0.0.1:8080/"), {"verify": "/ca.pem"}, gw, 60).verify == "/ca.pem"
+    assert "k" not in repr(settings_from_connection(conn(""), {}, gw, 60)).replace("verify", "")
