@@ -188,10 +188,14 @@ class VideoGenHook(BaseHook):
 
     @classmethod
     async def afor_connection(cls, conn_id: str, **kwargs) -> VideoGenHook:
-        from airflow.providers.common.compat.connection import get_async_connection
+        """Async :meth:`for_connection`: one connection look-up, with Airflow's deadlock-safe helpers."""
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
         conn = await get_async_connection(conn_id, hook=cls)
-        return cls.class_for_conn_type(conn.conn_type)(conn_id, **kwargs)
+        hook = cls.class_for_conn_type(conn.conn_type)(conn_id, **kwargs)
+        extra = await get_async_extra_dejson(conn)
+        hook._async_settings = settings_from_connection(conn, extra, hook.gateway, hook.timeout)
+        return hook
 
     # -- settings ---------------------------------------------------------------------------------
     @property
