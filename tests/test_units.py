@@ -118,3 +118,41 @@ def test_tls_verification_stays_on_unless_the_connection_turns_it_off():
     assert settings_from_connection(conn("proxy.local"), {}, gw, 60).base_url == "https://proxy.local"
     assert settings_from_connection(conn("http://127.0.0.1:8080/"), {"verify": "/ca.pem"}, gw, 60).verify == "/ca.pem"
     assert "k" not in repr(settings_from_connection(conn(""), {}, gw, 60)).replace("verify", "")
+
+
+def test_poll_schedule_aims_at_the_expected_finish():
+    from airflow_provider_videogen.triggers.video import next_poll_delay
+
+    # a 300 s job seen at 10 s with 3 % progress: next look near its earliest possible end, not in 10 s
+    assert 10 + next_poll_delay(10, 3, 10) == pytest.approx(250)
+    # near the end: 5 % of the job's age, but never under 1 s
+    assert next_poll_delay(299, 99, 10) == pytest.approx(0.05 * 299)
+    assert next_poll_delay(10, 99, 10) == 1.0
+    # no progress (Veo): the user's interval first, then 10 % of the job's age, capped at 300 s
+    assert next_poll_delay(5, None, 10) == 10
+    assert next_poll_delay(200, None, 10) == 20
+    assert next_poll_delay(10_000, None, 10) == 300
+    # the gateway's hint is a floor
+    assert next_poll_delay(10, 50, 10, hint=30) == 30
+
+
+def simulate(duration: float, poll_interval: float, adaptive: bool) -> tuple[int, float]:
+    """(status requests, delay in noticing the end) for a job whose progress grows linearly (int %)."""
+    from airflow_provider_videogen.triggers.video import next_poll_delay
+
+    t, polls = 0.0, 1  # the sensor's first poke at submit time
+    t = poll_interval
+    while True:
+        polls += 1
+        if t >= duration:
+            return polls, t - duration
+        progress = int(100 * t / duration)
+        t += next_poll_delay(t, progress, poll_interval) if adaptive else poll_interval
+
+
+def test_adaptive_polling_halves_requests_for_under_ten_percent_delay():
+    durations = range(30, 301, 5)
+    fixed = [simulate(d, 10, adaptive=False) for d in durations]
+    adaptive = [simulate(d, 10, adaptive=True) for d in durations]
+    assert sum(p for p, _ in adaptive) <= 0.5 * sum(p for p, _ in fixed)
+    assert all(delay <= 0.1 * d for (_, delay), d in zip(adaptive, durations, strict=True))

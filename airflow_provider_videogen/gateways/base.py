@@ -152,6 +152,7 @@ class VideoOperation:
     error_code: str | None = None
     error_message: str | None = None
     expires_at: int | None = None
+    created_at: int | None = None
     poll_after: float | None = None
 
     @property
@@ -178,7 +179,7 @@ class VideoOperation:
 
 
 _OPERATION_FIELDS = ("gateway", "operation_id", "state", "raw_status", "progress", "error_code",
-                     "error_message", "expires_at")
+                     "error_message", "expires_at", "created_at")
 FILTER_CODES = frozenset({"rai_filtered", "moderation_blocked", "content_filter", "content_policy_violation",
                           "content_filtered", "safety"})
 

@@ -97,7 +97,7 @@ class OpenAIVideosProtocol(VideoProtocol):
         progress = parse_progress(body.get("progress"))
         op = VideoOperation(self.gateway, operation_id, normalise_status(body.get("status"), progress=progress),
                             raw_status=str(body.get("status")), progress=progress,
-                            expires_at=as_int(body.get("expires_at")))
+                            expires_at=as_int(body.get("expires_at")), created_at=as_int(body.get("created_at")))
         poll_after_ms = (headers or {}).get("openai-poll-after-ms")
         if poll_after_ms:
             op.poll_after = (as_int(poll_after_ms) or 0) / 1000 or None

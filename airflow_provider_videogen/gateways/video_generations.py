@@ -26,6 +26,7 @@ from airflow_provider_videogen.gateways.base import (
     VideoLocator,
     VideoOperation,
     VideoProtocol,
+    as_int,
     error_fields,
     normalise_status,
     parse_progress,
@@ -82,7 +83,8 @@ class VideoGenerationsProtocol(VideoProtocol):
         body = self._unwrap(outer)
         progress = parse_progress(body.get("progress"))
         op = VideoOperation(self.gateway, operation_id, normalise_status(body.get("status"), progress=progress),
-                            raw_status=str(body.get("status")), progress=progress)
+                            raw_status=str(body.get("status")), progress=progress,
+                            created_at=as_int(body.get("created_at")))
         if op.state == "failed":
             op.error_code, op.error_message = error_fields(body.get("error") or body.get("fail_reason"))
         elif op.state == "succeeded":

@@ -16,19 +16,42 @@ from airflow_provider_videogen import retries
 from airflow_provider_videogen.exceptions import TransientGatewayError, VideoGenError
 
 EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
+MIN_POLL_DELAY = 1.0  # seconds: never poll one job faster than this while it reports progress
+MAX_POLL_DELAY = 300.0  # seconds: however long the job, look at least this often
+
+
+def next_poll_delay(elapsed: float, progress: int | None, poll_interval: float, hint: float | None = None) -> float:
+    """Seconds until the next status poll of a job that has run ``elapsed`` seconds.
+
+    With progress (0 < p < 100) the next poll is aimed at the job's earliest likely finish,
+    ``elapsed * (100 - q) / q`` with ``q = p + 1`` (gateways round progress down, so this never
+    overshoots a steady job), and no sooner than 5 % of the job's age: a job costs a handful of polls
+    whatever its length, and its end is noticed within about 5 % of its duration. Without progress (Veo
+    gives none) the interval stretches to 10 % of the job's age. Never sooner than ``poll_interval``
+    without progress, nor than 1 s (or ``poll_interval`` if smaller) with it; never later than 300 s;
+    never sooner than the gateway's ``hint`` (``openai-poll-after-ms``).
+    """
+    if progress is not None and 0 < progress < 100 and elapsed > 0:
+        earliest_finish = elapsed * (100 - (progress + 1)) / (progress + 1)
+        delay = max(min(MIN_POLL_DELAY, poll_interval), 0.05 * elapsed, earliest_finish)
+    else:
+        delay = max(poll_interval, 0.1 * elapsed)
+    return max(min(delay, max(MAX_POLL_DELAY, poll_interval)), hint or 0.0)
 
 
 class VideoOperationTrigger(BaseTrigger):
     """Poll a video operation until it succeeds or fails, then fire exactly one event.
 
     Serialises only ids and numbers (never a key: the hook reads the connection in the triggerer).
-    One HTTP session for the trigger's whole life; the timeout runs on a monotonic clock; waits between
-    polls are ``poll_interval`` seconds (or longer when the gateway asks, e.g. ``openai-poll-after-ms``),
-    and transient failures back off exponentially with jitter, honouring ``Retry-After``.
+    One HTTP session for the trigger's whole life; the timeout runs on a monotonic clock. Polls are
+    aimed at the job's expected finish, estimated from its progress (see :func:`next_poll_delay`), so a
+    job costs a handful of polls whatever its length; ``poll_interval`` is the shortest wait between
+    polls of a job that reports no progress, and the gateway's ``openai-poll-after-ms`` is honoured.
+    Transient failures back off exponentially with jitter, honouring ``Retry-After``.
 
     :param conn_id: Airflow connection id of the gateway.
     :param operation_id: the gateway's operation id (Gemini: the whole ``models/.../operations/...`` name).
-    :param poll_interval: seconds between status polls.
+    :param poll_interval: seconds; the first wait, and the shortest wait for a job without progress.
     :param timeout: seconds after which the trigger gives up (None: no limit of its own; the sensor's
         deferral timeout still applies).
     :param max_consecutive_failures: transient failures in a row (429, 5xx, resets) before giving up.
@@ -106,7 +129,10 @@ class VideoOperationTrigger(BaseTrigger):
                         status = "success" if op.state == "succeeded" else "failed"
                         yield self._event(status, op.error_message or op.state, operation=op.to_dict())
                         return
-                    wait = max(self.poll_interval, op.poll_after or 0.0)
+                    age = time.monotonic() - started  # the job's age: the gateway's created_at if it has one
+                    if op.created_at:
+                        age = max(age, time.time() - op.created_at)
+                    wait = next_poll_delay(age, op.progress, self.poll_interval, op.poll_after)
                 if self.timeout is not None:
                     remaining = self.timeout - (time.monotonic() - started)
                     if remaining <= 0:
