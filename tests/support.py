@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +34,22 @@ def connection_uri_env(conn_id: str, gateway: str, host: str, key: str = TEST_KE
 def key_leaks(text: str) -> bool:
     """True if ``text`` holds the test key (run on every captured log, and tested on a planted leak)."""
     return TEST_KEY in text
+
+
+def submit(hook, model: str | None = None, prompt: str = "a test clip") -> str:
+    """Submit a 4 s job through ``hook`` and return its operation id."""
+    from airflow_provider_videogen.gateways import GenerationRequest
+
+    return hook.submit(GenerationRequest(prompt=prompt, model=model or hook.default_model(), duration_seconds=4))
+
+
+def finished(hook, model: str | None = None, prompt: str = "a test clip"):
+    """Submit a job and poll it (bounded, 10 s) until it is done; returns the operation."""
+    operation_id = submit(hook, model, prompt)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        op = hook.get_operation(operation_id)
+        if op.done:
+            return op
+        time.sleep(0.05)
+    raise AssertionError(f"{operation_id} did not finish")

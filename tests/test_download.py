@@ -7,12 +7,11 @@ is left at the destination, and that the key never reached the CDN host.
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 from airflow.sdk import ObjectStoragePath
 from mp4check import video_track_present
-from support import TEST_KEY, connection_uri_env
+from support import TEST_KEY, connection_uri_env, finished
 
 from airflow_provider_videogen.download import VideoDownloader
 from airflow_provider_videogen.exceptions import (
@@ -20,7 +19,6 @@ from airflow_provider_videogen.exceptions import (
     VideoIntegrityError,
     VideoNotFound,
 )
-from airflow_provider_videogen.gateways import GenerationRequest
 from airflow_provider_videogen.hooks.base import VideoGenHook
 
 
@@ -34,19 +32,6 @@ def gateway_hook(emulator, monkeypatch):
         return VideoGenHook.for_connection("videogen_test", retry_initial=0.01)
 
     return make
-
-
-def finished(hook: VideoGenHook, model: str | None = None, prompt: str = "a test clip"):
-    """Submit a job and poll it (bounded) until it is done."""
-    operation_id = hook.submit(GenerationRequest(prompt=prompt, model=model or hook.default_model(),
-                                                 duration_seconds=4))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        op = hook.get_operation(operation_id)
-        if op.done:
-            return op
-        time.sleep(0.05)
-    raise AssertionError(f"{operation_id} did not finish")
 
 
 def dest(tmp_path, name="video.mp4") -> ObjectStoragePath:

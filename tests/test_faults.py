@@ -12,7 +12,7 @@ import time
 
 import pytest
 from airflow.sdk import ObjectStoragePath
-from support import GATEWAYS, connection_uri_env
+from support import GATEWAYS, connection_uri_env, finished, submit
 
 from airflow_provider_videogen.download import VideoDownloader
 from airflow_provider_videogen.exceptions import (
@@ -24,7 +24,6 @@ from airflow_provider_videogen.exceptions import (
     VideoGenerationFailed,
     VideoNotFound,
 )
-from airflow_provider_videogen.gateways import GenerationRequest
 from airflow_provider_videogen.hooks.base import VideoGenHook
 from airflow_provider_videogen.sensors.video import failure_error
 from airflow_provider_videogen.triggers.video import VideoOperationTrigger
@@ -75,21 +74,6 @@ def hook_for(emulator, monkeypatch):
         return VideoGenHook.for_connection("videogen_test", retry_initial=0.01)
 
     return make
-
-
-def submit(hook, model=None, prompt="fault matrix clip") -> str:
-    return hook.submit(GenerationRequest(prompt=prompt, model=model or hook.default_model(), duration_seconds=4))
-
-
-def finished(hook, model=None, prompt="fault matrix clip"):
-    operation_id = submit(hook, model, prompt)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        op = hook.get_operation(operation_id)
-        if op.done:
-            return op
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def posts(emulator) -> list[dict]:
