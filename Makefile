@@ -8,13 +8,17 @@ export AIRFLOW__CORE__LOAD_EXAMPLES = False
 export AIRFLOW__CORE__DAGS_FOLDER = $(CURDIR)/dags_examples
 export AIRFLOW__CORE__UNIT_TEST_MODE = False
 
-.PHONY: install test lint demo bench emulator clean
+# The browser test drives Debian's Chromium (never a browser downloaded by Playwright).
+CHROMIUM ?= /usr/bin/chromium
+export VIDEOGEN_CHROMIUM = $(CHROMIUM)
+
+.PHONY: install test test-deployment lint chromium demo bench emulator clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv || true
-	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[test]"; \
-	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"; fi
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[test,s3]"; \
+	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test,s3]"; fi
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,8 +26,23 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_videogen dags_examples tests scripts
 
-test: $(STAMP) lint
+# Debian's chromium, installed (apt-get, as root) only when it is missing.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser test (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "The browser test needs Chromium at $(CHROMIUM): install Debian's chromium package as root" \
+			"(apt-get install chromium), or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	fi
+
+test: $(STAMP) lint chromium
 	$(BIN)/python -m pytest
+
+# Only the real-deployment tests (Airflow's four components, moto's S3 server, the browser): ~2 minutes.
+test-deployment: $(STAMP) chromium
+	$(BIN)/python -m pytest tests/deployment
 
 demo: $(STAMP)
 	$(BIN)/airflow db migrate >/dev/null
@@ -33,4 +52,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m airflow_provider_videogen.emulator --port 8080
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) output .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_HOME) output .pytest_cache test-artifacts

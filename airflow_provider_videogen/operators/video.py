@@ -5,8 +5,9 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from airflow.sdk import BaseOperator, ObjectStoragePath
+from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
 from airflow_provider_videogen.download import CHUNK_SIZE, VideoDownloader
 from airflow_provider_videogen.exceptions import GatewayRequestRejected, TransientGatewayError
@@ -143,6 +144,11 @@ class VideoDownloadOperator(BaseOperator):
     :param overwrite: replace an existing file (default True); False raises ``DestinationExists``.
     :param max_bytes: refuse videos larger than this many bytes (None: no limit).
     :param video_index: which video of the operation (Gemini ``sampleCount`` > 1).
+    :param asset_alias: name of the ``AssetAlias`` this task declares as an outlet (default
+        ``"videogen_videos"``; None: no asset event). After a successful write it adds an asset event for
+        ``Asset(<written URI>)`` (the URI without any ``conn_id@`` user info) with extra
+        ``{"sha256", "size_bytes", "content_type", "operation_id", "dest_conn_id"}``, so a DAG scheduled
+        on ``AssetAlias("videogen_videos")`` runs on every new video.
 
     XCom: ``{"uri": str, "size_bytes": int, "sha256": str (hex), "content_type": str, "operation_id": str}``.
 
@@ -152,12 +158,20 @@ class VideoDownloadOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("operation", "operation_id", "destination", "dest_conn_id", "conn_id")
     ui_color = "#e8fdf1"
+    DEFAULT_ASSET_ALIAS = "videogen_videos"  # schedule=AssetAlias("videogen_videos") runs on every new video
 
     def __init__(self, *, destination: str, conn_id: str = VideoGenHook.default_conn_name,
                  operation: dict[str, Any] | None = None, operation_id: str | None = None,
                  dest_conn_id: str | None = None, overwrite: bool = True, max_bytes: int | None = None,
-                 video_index: int = 0, chunk_size: int = CHUNK_SIZE, **kwargs: Any):
+                 video_index: int = 0, chunk_size: int = CHUNK_SIZE,
+                 asset_alias: str | None = DEFAULT_ASSET_ALIAS, **kwargs: Any):
         kwargs.setdefault("multiple_outputs", True)  # download.output["uri"] and friends
+        if asset_alias:  # declared at parse time, so the alias and its consumers show in the UI's graphs
+            outlets = kwargs.get("outlets") or []
+            outlets = list(outlets) if isinstance(outlets, (list, tuple)) else [outlets]
+            if not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
+                outlets.append(AssetAlias(asset_alias))
+            kwargs["outlets"] = outlets
         super().__init__(**kwargs)
         if operation is None and operation_id is None:
             raise ValueError("VideoDownloadOperator needs operation (the sensor's output) or operation_id")
@@ -170,6 +184,7 @@ class VideoDownloadOperator(BaseOperator):
         self.max_bytes = max_bytes
         self.video_index = video_index
         self.chunk_size = chunk_size
+        self.asset_alias = asset_alias
 
     def _operation(self, hook: VideoGenHook) -> VideoOperation:
         if self.operation:
@@ -195,7 +210,28 @@ class VideoDownloadOperator(BaseOperator):
         result = VideoDownloader(hook, chunk_size=self.chunk_size, max_bytes=self.max_bytes).download(
             op, destination, video_index=self.video_index, overwrite=self.overwrite)
         self.log.info("Wrote %s: %d bytes, sha256 %s.", result.uri, result.size_bytes, result.sha256)
+        self._emit_asset_event(context, result.to_dict(), destination.conn_id)
         return result.to_dict()
+
+    def _emit_asset_event(self, context: Any, written: dict[str, Any], dest_conn_id: str | None) -> None:
+        """Add ``Asset(<written URI>)`` to this task's asset alias, with the video's checksum as extra."""
+        outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
+        if not self.asset_alias or outlet_events is None:  # e.g. execute({}) outside a task run
+            return
+        uri = self.asset_uri(written["uri"])
+        extra = {key: written[key] for key in ("sha256", "size_bytes", "content_type", "operation_id")}
+        extra["dest_conn_id"] = dest_conn_id
+        outlet_events[AssetAlias(self.asset_alias)].add(Asset(uri=uri), extra=extra)
+        self.log.info("Asset event for %s added to asset alias %r.", uri, self.asset_alias)
+
+    @staticmethod
+    def asset_uri(uri: str) -> str:
+        """The asset URI of a written video: its URI without ``conn_id@`` user info (the connection used to
+        write an object is not part of its identity; it travels in the event's ``dest_conn_id`` extra)."""
+        parts = urlsplit(uri)
+        if "@" in parts.netloc:
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        return urlunsplit(parts)
 
 
 def _as_uri(destination: str) -> str:

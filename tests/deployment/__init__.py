@@ -1,0 +1,1 @@
+"""Tests against a real Airflow deployment (see ``deployment_support``); one deployment for the package."""
