@@ -168,10 +168,11 @@ class _Sink:
             self.log_progress(expected)
 
     def log_progress(self, expected: int | None, final: bool = False) -> None:
+        """``Downloading 12.0 MB of 40.0 MB at 85.3 MB/s``; at the end ``Downloaded 40.0 MB of 40.0 MB at ...``."""
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        total = f"{expected / 1e6:.1f} MB" if expected else "unknown size"
-        log.info("%s %.1f MB of %s at %.1f MB/s", "Downloaded" if final else "Downloading",
-                 self.size / 1e6, total, self.size / 1e6 / elapsed)
+        total = _size(expected) if expected else "an unknown size"
+        log.info("%s %s of %s at %.1f MB/s (%.1f s)", "Downloaded" if final else "Downloading", _size(self.size),
+                 total, self.size / 1e6 / elapsed, elapsed)
 
     def close(self) -> None:
         if self.file is not None:
@@ -340,7 +341,7 @@ class VideoDownloader:
             sink.close()
             _remove_quietly(tmp)
             raise
-        sink.log_progress(sink.size, final=True)
+        sink.log_progress(expected or sink.size, final=True)
         return DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.hash.hexdigest(),
                               content_type=content_type or "video/mp4", operation_id=op_id)
 
@@ -352,6 +353,10 @@ class VideoDownloader:
             if size is not None and size != sink.size:
                 raise VideoIntegrityError(f"received {sink.size} bytes but {what} is {size} bytes",
                                           gateway=self.gateway, operation_id=op_id)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

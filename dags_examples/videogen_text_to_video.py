@@ -29,7 +29,7 @@ with DAG(
     params={
         "prompt": Param("A paper boat drifting down a rain-soaked street at dusk, cinematic", type="string",
                         minLength=1, title="Prompt"),
-        "model": Param("", type="string", title="Model",
+        "model": Param(None, type=["null", "string"], title="Model",
                        description="Leave empty for the connection's default model."),
         "duration_seconds": Param(8, type="integer", minimum=1, maximum=60, title="Duration (seconds)"),
         "output_dir": Param("/tmp/videogen", type="string", title="Output folder or URI",
@@ -42,7 +42,7 @@ with DAG(
         task_id="generate",
         conn_id=CONN_ID,
         prompt="{{ params.prompt }}",
-        model="{{ params.model }}",
+        model="{{ params.model or '' }}",
         duration_seconds="{{ params.duration_seconds }}",
         aspect_ratio="16:9",
     )
