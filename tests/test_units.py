@@ -120,37 +120,37 @@ def test_tls_verification_stays_on_unless_the_connection_turns_it_off():
     assert "k" not in repr(settings_from_connection(conn(""), {}, gw, 60)).replace("verify", "")
 
 
-def test_poll_schedule_aims_at_the_expected_finish():
-    from airflow_provider_videogen.triggers.video import next_poll_delay
+def test_poll_schedule_waits_until_progress_moves_then_aims_at_the_earliest_end():
+    from airflow_provider_videogen.triggers.video import PollSchedule
 
-    # a 300 s job seen at 10 s with 3 % progress: next look near its earliest possible end, not in 10 s
-    assert 10 + next_poll_delay(10, 3, 10) == pytest.approx(250)
-    # near the end: 5 % of the job's age, but never under 1 s
-    assert next_poll_delay(299, 99, 10) == pytest.approx(0.05 * 299)
-    assert next_poll_delay(10, 99, 10) == 1.0
-    # no progress (Veo): the user's interval first, then 10 % of the job's age, capped at 300 s
-    assert next_poll_delay(5, None, 10) == 10
-    assert next_poll_delay(200, None, 10) == 20
-    assert next_poll_delay(10_000, None, 10) == 300
-    # the gateway's hint is a floor
-    assert next_poll_delay(10, 50, 10, hint=30) == 30
+    schedule = PollSchedule(10)
+    assert schedule.next_delay(10, 0) == 10  # queued at 0 %: the user's interval
+    assert schedule.next_delay(20, 0) == 10
+    assert schedule.next_delay(200, 0) == 20  # 10 % of the job's age
+    assert schedule.next_delay(220, 5) == 22  # first moving sample: no speed yet
+    first = schedule.next_delay(230, 10)  # speed <= 6 %/10 s: the end is >= 148 s away, first jump capped
+    assert first == pytest.approx(0.25 * 230)
+    steady = schedule.next_delay(230 + first, 10 + round(first * 0.5))  # steady: trusted, up to the earliest end
+    assert steady > 0.25 * (230 + first)
+    no_progress = PollSchedule(10)
+    assert [no_progress.next_delay(a, None) for a in (10, 100, 400, 10_000)] == [10, 10, 40, 300]
+    assert PollSchedule(10).next_delay(10, 50, hint=30) == 30  # the gateway's hint is a floor
 
 
 def simulate(duration: float, poll_interval: float, adaptive: bool) -> tuple[int, float]:
     """(status requests, delay in noticing the end) for a job whose progress grows linearly (int %)."""
-    from airflow_provider_videogen.triggers.video import next_poll_delay
+    from airflow_provider_videogen.triggers.video import PollSchedule
 
-    t, polls = 0.0, 1  # the sensor's first poke at submit time
-    t = poll_interval
+    schedule, polls, t = PollSchedule(poll_interval), 1, poll_interval  # the sensor pokes at submit time
     while True:
         polls += 1
         if t >= duration:
             return polls, t - duration
         progress = int(100 * t / duration)
-        t += next_poll_delay(t, progress, poll_interval) if adaptive else poll_interval
+        t += schedule.next_delay(t, progress) if adaptive else poll_interval
 
 
-def test_adaptive_polling_halves_requests_for_under_ten_percent_delay():
+def test_adaptive_polling_halves_requests_and_notices_the_end_sooner():
     durations = range(30, 301, 5)
     fixed = [simulate(d, 10, adaptive=False) for d in durations]
     adaptive = [simulate(d, 10, adaptive=True) for d in durations]
