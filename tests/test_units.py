@@ -156,3 +156,15 @@ def test_adaptive_polling_halves_requests_and_notices_the_end_sooner():
     adaptive = [simulate(d, 10, adaptive=True) for d in durations]
     assert sum(p for p, _ in adaptive) <= 0.5 * sum(p for p, _ in fixed)
     assert all(delay <= 0.1 * d for (_, delay), d in zip(adaptive, durations, strict=True))
+
+
+async def test_triggers_in_one_event_loop_share_one_session_closed_by_the_last():
+    from airflow_provider_videogen.hooks.base import shared_client_session
+
+    async with shared_client_session() as first:
+        async with shared_client_session() as second:
+            assert first is second and not first.closed
+        assert not first.closed  # still used by the first trigger
+    assert first.closed
+    async with shared_client_session() as third:
+        assert third is not first and not third.closed

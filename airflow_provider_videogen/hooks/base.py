@@ -8,6 +8,7 @@ gateway does differently lives in its protocol (``gateways/``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -130,6 +131,35 @@ def _ssl_for(verify: bool | str) -> Any:
     return True if verify else False
 
 
+_SHARED_SESSIONS: dict[Any, list] = {}  # event loop -> [aiohttp.ClientSession, number of users]
+
+
+@contextlib.asynccontextmanager
+async def shared_client_session():
+    """One ``aiohttp.ClientSession`` (and connection pool) per event loop, shared by every trigger in it.
+
+    The triggerer runs all its triggers in one loop: sharing the session keeps one keep-alive pool
+    instead of one per trigger (fewer TCP connections, less memory and CPU per poll). The session is
+    closed when its last user leaves. No credentials live in it: each request carries its own headers.
+    """
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    entry = _SHARED_SESSIONS.get(loop)
+    if entry is None or entry[0].closed:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+        entry = _SHARED_SESSIONS[loop] = [aiohttp.ClientSession(connector=connector), 0]
+    entry[1] += 1
+    try:
+        yield entry[0]
+    finally:
+        entry[1] -= 1
+        if entry[1] == 0 and _SHARED_SESSIONS.get(loop) is entry:
+            del _SHARED_SESSIONS[loop]
+            with contextlib.suppress(Exception):
+                await asyncio.shield(entry[0].close())
+
+
 class VideoGenHook(BaseHook):
     """Talks to one video-generation gateway through an Airflow connection.
 
@@ -167,6 +197,7 @@ class VideoGenHook(BaseHook):
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self._async_settings: GatewaySettings | None = None
+        self._async_request_kwargs: dict[str, Any] | None = None
 
     # -- choosing the hook for a connection ------------------------------------------------------
     @classmethod
@@ -325,21 +356,25 @@ class VideoGenHook(BaseHook):
         import aiohttp
 
         settings = await self.asettings()
+        if self._async_request_kwargs is None:  # built once per hook: headers, TLS, timeout
+            self._async_request_kwargs = {
+                "headers": {"Accept": "application/json", "User-Agent": TRIGGER_USER_AGENT,
+                            **self.auth_headers(settings)},
+                "ssl": _ssl_for(settings.verify),
+                "allow_redirects": False,
+                "timeout": aiohttp.ClientTimeout(total=settings.timeout, sock_connect=CONNECT_TIMEOUT),
+            }
         http = self.protocol.build_status(operation_id)
         try:
-            async with session.request(
-                http.method, settings.base_url + http.path, params=http.params,
-                headers={"Accept": "application/json", "User-Agent": TRIGGER_USER_AGENT,
-                         **self.auth_headers(settings)},
-                ssl=_ssl_for(settings.verify), allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=CONNECT_TIMEOUT),
-            ) as response:
-                text = await response.text()
+            async with session.request(http.method, settings.base_url + http.path, params=http.params,
+                                       **self._async_request_kwargs) as response:
+                raw = await response.read()
                 headers = dict(response.headers)
                 status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise TransientGatewayError(f"status: {type(err).__name__} talking to {settings.base_url}",
                                         gateway=self.gateway_name, operation_id=operation_id) from None
+        text = raw.decode("utf-8", "replace")
         if status >= 300:
             raise error_for_status(status, headers, text, protocol=self.protocol, operation_id=operation_id,
                                    step="status", api_key=settings.api_key)

@@ -68,7 +68,8 @@ class VideoOperationTrigger(BaseTrigger):
     """Poll a video operation until it succeeds or fails, then fire exactly one event.
 
     Serialises only ids and numbers (never a key: the hook reads the connection in the triggerer).
-    One HTTP session for the trigger's whole life; the timeout runs on a monotonic clock. Polls are
+    One HTTP session for the trigger's whole life (shared with the other triggers of the triggerer's
+    event loop, see ``shared_client_session``); the timeout runs on a monotonic clock. Polls are
     aimed at the job's earliest possible finish, estimated from its progress (see :class:`PollSchedule`),
     so a job costs a handful of polls whatever its length; ``poll_interval`` is the shortest wait between
     polls of a job that reports no progress, and the gateway's ``openai-poll-after-ms`` is honoured.
@@ -115,9 +116,7 @@ class VideoOperationTrigger(BaseTrigger):
         return self._event("error", err.reason, error_type=type(err).__name__, gateway=err.gateway)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        import aiohttp
-
-        from airflow_provider_videogen.hooks.base import VideoGenHook
+        from airflow_provider_videogen.hooks.base import VideoGenHook, shared_client_session
 
         started = time.monotonic()
         try:
@@ -126,7 +125,7 @@ class VideoOperationTrigger(BaseTrigger):
             yield self._error(err)
             return
         failures, seen, schedule = 0, None, PollSchedule(self.poll_interval)
-        async with aiohttp.ClientSession() as session:
+        async with shared_client_session() as session:
             while True:
                 try:
                     op = await hook.aget_operation(self.operation_id, session)
