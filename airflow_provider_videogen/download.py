@@ -22,13 +22,14 @@ import hashlib
 import json
 import logging
 import re
-import sys
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import pybase64
 import requests
 
 from airflow_provider_videogen.exceptions import (
@@ -70,9 +71,6 @@ class DownloadResult:
         return asdict(self)
 
 
-_STRICT = {"strict_mode": True} if sys.version_info >= (3, 11) else {}  # reject corrupt base64
-
-
 class Base64FieldDecoder:
     """Decode one base64 string field of a JSON document as the document streams in.
 
@@ -108,7 +106,7 @@ class Base64FieldDecoder:
         end = chunk.find(b'"')
         if end >= 0:
             chunk, self.done = chunk[:end], True
-        data = self._buf + chunk
+        data = self._buf + chunk if self._buf else chunk
         if b"\\" in data:
             keep = b"\\" if data.endswith(b"\\") and not self.done else b""
             data = (data[:-1] if keep else data).replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
@@ -127,28 +125,46 @@ class Base64FieldDecoder:
             self._prefix_checked = True
         cut = len(data) if self.done else len(data) - len(data) % 4
         self._buf = data[cut:] + keep
-        try:
-            return binascii.a2b_base64(data[:cut], **_STRICT)
-        except binascii.Error as err:
+        try:  # pybase64: SIMD decoding, about 5x binascii's speed here; validate rejects corrupt data
+            return pybase64.b64decode(memoryview(data)[:cut], validate=True)
+        except (binascii.Error, ValueError) as err:
             raise ValueError(f"invalid base64 in the video field: {err}") from None
 
 
 class _Sink:
-    """The temporary file being written: counts, hashes, checks the MP4 signature and ``max_bytes``."""
+    """The temporary file being written: counts, hashes, checks the MP4 signature and ``max_bytes``.
+
+    sha256 runs in a worker thread, one chunk behind the write of the same chunk: hashlib, file writes
+    and socket reads all release the GIL, so hashing no longer slows the download (measured: 0.4-0.7x
+    curl's speed with the hash in line, about curl's speed with it in the thread; ``make bench``).
+    Memory: at most two chunks in flight.
+    """
 
     def __init__(self, tmp: ObjectStoragePath, max_bytes: int | None, label: str):
         self.tmp, self.max_bytes, self.label = tmp, max_bytes, label
         self.file = None
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="videogen-sha256")
+        self._hashing: Future | None = None
         self.reset()
 
     def reset(self) -> None:
         if self.file is not None:
             self.file.close()
+        self._wait_hash()
         self.file = self.tmp.open("wb")
         self.size = 0
         self.hash = hashlib.sha256()
         self.head = b""
         self.started = self.last_log = time.monotonic()
+
+    def _wait_hash(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
+    def sha256(self) -> str:
+        self._wait_hash()
+        return self.hash.hexdigest()
 
     def write(self, data: bytes, expected: int | None) -> None:
         if not data:
@@ -160,8 +176,9 @@ class _Sink:
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise VideoIntegrityError(f"the video exceeds max_bytes={self.max_bytes}; {self.label}")
+        self._wait_hash()  # the previous chunk's hash: keeps the order, bounds memory
+        self._hashing = self._hasher.submit(self.hash.update, data)
         self.file.write(data)
-        self.hash.update(data)
         now = time.monotonic()
         if now - self.last_log >= PROGRESS_EVERY:
             self.last_log = now
@@ -178,6 +195,8 @@ class _Sink:
         if self.file is not None:
             self.file.close()
             self.file = None
+        self._wait_hash()
+        self._hasher.shutdown(wait=True)
 
 
 class VideoDownloader:
@@ -342,7 +361,7 @@ class VideoDownloader:
             _remove_quietly(tmp)
             raise
         sink.log_progress(expected or sink.size, final=True)
-        return DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.hash.hexdigest(),
+        return DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.sha256(),
                               content_type=content_type or "video/mp4", operation_id=op_id)
 
     def _verify(self, sink: _Sink, expected: int | None, declared: int | None, op_id: str) -> None:
