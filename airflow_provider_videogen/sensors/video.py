@@ -49,7 +49,8 @@ class VideoOperationSensor(BaseSensorOperator):
 
         {"gateway": "openai", "operation_id": "video_...", "state": "succeeded", "raw_status": "completed",
          "progress": 100, "videos": [{"kind": "binary", "url": "/v1/videos/video_.../content"}],
-         "error_code": None, "error_message": None, "expires_at": 1762793491, "conn_id": "videogen_default"}
+         "error_code": None, "error_message": None, "expires_at": 1762793491, "created_at": 1762789891,
+         "conn_id": "videogen_default"}
 
     :raises VideoGenerationFailed: the gateway failed the job (or finished it without a video).
     :raises VideoContentFiltered: the gateway's safety filter blocked it (Veo ``raiMediaFilteredReasons``).
