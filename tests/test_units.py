@@ -168,3 +168,50 @@ async def test_triggers_in_one_event_loop_share_one_session_closed_by_the_last()
     assert first.closed
     async with shared_client_session() as third:
         assert third is not first and not third.closed
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_slot_reader_hashes_random_bytes_in_order_even_when_the_body_breaks(seed):
+    """The binary copy path on random data (the emulator's padding is zeros, which hides ordering bugs)."""
+    import hashlib
+    import io
+
+    from airflow_provider_videogen.download import VideoDownloader, _Sink
+
+    rng = random.Random(seed)
+    body = rng.randbytes(rng.randint(3 << 20, 6 << 20))
+    body = body[:4] + b"ftyp" + body[8:]
+    break_at = rng.randint(1, len(body) - 1) if seed % 2 else None
+
+    class Raw:
+        def __init__(self, start):
+            self.pos = start
+
+        def readinto(self, view):
+            if break_at is not None and self.pos >= break_at and self.pos < len(body) and not done:
+                raise ConnectionResetError("reset by peer")
+            n = min(len(view), rng.randint(1, 70_000), len(body) - self.pos)
+            view[:n] = body[self.pos:self.pos + n]
+            self.pos += n
+            return n
+
+    class Path:
+        def open(self, mode):
+            return written
+
+    written, done = io.BytesIO(), False
+    written.close = lambda: None
+    sink = _Sink(Path(), None, "test")
+    downloader = VideoDownloader.__new__(VideoDownloader)
+    downloader.chunk_size = 1 << 20
+    response = type("R", (), {"headers": {}, "raw": Raw(0)})()
+    if break_at is not None:
+        with pytest.raises(ConnectionResetError):
+            downloader._copy(response, sink, None)
+        assert 0 < sink.size <= len(body) and written.getvalue() == body[:sink.size]
+        done = True
+        response.raw = Raw(sink.size)  # what a Range resume continues with
+    downloader._copy(response, sink, None)
+    assert written.getvalue() == body
+    assert sink.sha256() == hashlib.sha256(body).hexdigest()
+    sink.close()
