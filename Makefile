@@ -51,5 +51,9 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_provider_videogen.emulator --port 8080
 
+# Performance benchmarks (issue 5), not part of `make test`: ~15 min; `make bench BENCH_ARGS=--quick` ~2 min.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) output .pytest_cache test-artifacts
