@@ -283,7 +283,7 @@ class VideoDownloader:
     def _stream_binary(self, locator: VideoLocator, sink: _Sink, operation_id: str) -> tuple[str, int | None]:
         """Stream a binary locator into ``sink``; resume with Range after a broken connection."""
         url = self._absolute(locator.url)
-        response = self._call_with_retries(lambda: self._open_video(url, operation_id), operation_id)
+        response = self._call_with_retries(lambda: self._open_video(url, operation_id))
         final_url = response.url
         content_type = response.headers.get("Content-Type", "video/mp4").split(";")[0]
         expected = _int(response.headers.get("Content-Length"))
@@ -302,14 +302,14 @@ class VideoDownloader:
                                                 gateway=self.gateway, operation_id=operation_id) from None
                 log.warning("Download interrupted at %d bytes (%s); resuming.", sink.size, type(err).__name__)
                 response = self._call_with_retries(
-                    lambda: self._get(final_url, operation_id, {"Range": f"bytes={sink.size}-"}), operation_id)
+                    lambda: self._get(final_url, operation_id, {"Range": f"bytes={sink.size}-"}))
                 start = _range_start(response.headers.get("Content-Range"))
                 if response.status_code != 206 or start != sink.size:
                     log.warning("The server did not resume at byte %d; restarting the download.", sink.size)
                     sink.reset()
                     if response.status_code == 206:
                         response.close()
-                        response = self._call_with_retries(lambda: self._get(final_url, operation_id), operation_id)
+                        response = self._call_with_retries(lambda: self._get(final_url, operation_id))
         return content_type, expected
 
     def _copy(self, response: requests.Response, sink: _Sink, expected: int | None) -> None:
@@ -348,7 +348,7 @@ class VideoDownloader:
         url = self._absolute(locator.url)
         for attempt in range(MAX_RESUMES + 1):
             decoder = Base64FieldDecoder(locator.field or "base64")
-            response = self._call_with_retries(lambda: self._get(url, operation_id), operation_id)
+            response = self._call_with_retries(lambda: self._get(url, operation_id))
             try:
                 for chunk in response.iter_content(self.chunk_size):
                     sink.write(decoder.feed(chunk), locator.size or decoder.declared_size)
@@ -366,7 +366,8 @@ class VideoDownloader:
                 response.close()
         raise TransientGatewayError("base64 download kept breaking", gateway=self.gateway, operation_id=operation_id)
 
-    def _call_with_retries(self, fn, operation_id: str):
+    def _call_with_retries(self, fn):
+        """``fn()`` under the hook's retry policy (transient errors only)."""
         for attempt in self.hook.retrying():
             with attempt:
                 return fn()
