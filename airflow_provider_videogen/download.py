@@ -1,64 +1,74 @@
 """Locator to bytes to storage: streaming, resumable, verified and atomic.
 
-Every download form the gateways use ends in the same sink:
+This module keeps the sink, the resume and the verification; it asks the transport (``transport.py``)
+for every stream, so the key, caps, deadlines and redirect rules are the transport's, and asks the
+gateway's protocol what a JSON answer means:
 
-- ``binary`` locators: GET; follow redirects by hand (the API key goes only to the gateway's own
-  origin, never to a CDN); if the answer is JSON naming a ``video_url``/``url`` (TokenOps, seed 004),
-  fetch that. The bytes stream in ``chunk_size`` pieces; a connection lost mid-body resumes with an
-  HTTP ``Range`` request when the server honours it, else restarts.
-- ``json_base64`` locators: GET; :class:`Base64FieldDecoder` finds the field in the JSON stream and
-  decodes it as it arrives (MixRoute's download endpoint, seed 003; ``data:`` URLs), so the video is
-  never whole in memory.
+- ``binary`` locators: the transport GETs the URL (redirects followed by hand, the key only to the
+  gateway's origin, ``Accept-Encoding: identity``). When the answer is JSON, the protocol names the
+  video's URL (TokenOps' ``{"video_url"}``). A connection lost mid-body resumes with ``Range`` and
+  ``If-Range`` (the strong ETag, else Last-Modified); a 206 must carry the same validator and total,
+  otherwise the download restarts from zero, so two versions are never spliced.
+- ``json_base64`` locators: the transport GETs the JSON; :class:`~.gateways.wire.JsonScanner` extracts the
+  string at its documented path only, and :class:`~.gateways.wire.Base64Stream` decodes it as it arrives
+  (MixRoute's download endpoint; a ``data:`` URL or Gemini ``encodedVideo`` in a status body), so the
+  video is never whole in memory.
 
-The sink writes to a hidden temporary name beside the destination, hashes (sha256) and counts on the
-fly, checks the MP4 signature (``ftyp`` at bytes 4-8), the declared size and ``max_bytes``, and only
-then renames the file into place: the destination holds the complete video or nothing.
+The sink writes to a hidden temporary name beside the destination (at most 255 bytes long), hashes
+(sha256) and counts on the fly, checks the MP4 signature (``ftyp`` at bytes 4-8), the declared size,
+``max_bytes`` and, when no size was declared at all, the top-level box structure (a ``moov`` box, the
+body ending on a box boundary), and only then moves the file into place: the destination holds the
+complete video or nothing. With ``overwrite=False`` on local storage the move is a hard link, which
+fails atomically if any entry (even a dangling symlink) has the name.
 """
 
 from __future__ import annotations
 
-import binascii
+import errno
 import hashlib
-import http.client
 import json
 import logging
+import os
 import re
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
 
-import pybase64
 import requests
 import urllib3
 
 from airflow_provider_videogen.exceptions import (
     DestinationExists,
     GatewayResponseError,
+    InvalidDestination,
     TransientGatewayError,
     VideoIntegrityError,
     VideoNotFound,
 )
-from airflow_provider_videogen.hooks.base import CONNECT_TIMEOUT, error_for_status, gateway_message
+from airflow_provider_videogen.gateways.wire import (
+    Base64Stream,
+    JsonScanner,
+    Mp4BoxWalker,
+    gateway_message,
+    json_path,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_videogen.gateways import VideoLocator, VideoOperation
     from airflow_provider_videogen.hooks.base import VideoGenHook
+    from airflow_provider_videogen.transport import MediaStream
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024  # bytes: one hashing slot (and one iter_content chunk for base64 bodies)
-READ_SIZE = 64 * 1024  # bytes per socket read into a slot: small enough to stay in the CPU cache
-_READ_ERRORS = (http.client.HTTPException, urllib3.exceptions.HTTPError, OSError)  # raw reads
-MAX_REDIRECTS = 5
+CHUNK_SIZE = 1024 * 1024  # bytes: one hashing slot
 MAX_RESUMES = 5
-MAX_JSON_BYTES = 1024 * 1024  # a JSON answer naming a video URL is small; refuse to buffer more
-VIDEO_TYPES = ("video/", "application/octet-stream", "application/binary", "binary/octet-stream")
+NAME_MAX = 255  # bytes in one file name (POSIX NAME_MAX on Linux filesystems)
 PROGRESS_EVERY = 5.0  # seconds between progress log lines
+_BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)  # a connection lost mid-body
 
 
 @dataclass
@@ -75,64 +85,19 @@ class DownloadResult:
         return asdict(self)
 
 
-class Base64FieldDecoder:
-    """Decode one base64 string field of a JSON document as the document streams in.
+def check_destination(destination: Any) -> str:
+    """The destination as text, or :class:`InvalidDestination` naming what is wrong with it.
 
-    Feed it the body in chunks; it finds ``"<field>": "`` (a key, not a value), strips an optional
-    ``data:...;base64,`` prefix and the JSON escapes a base64 string can carry (``\\/``, ``\\n``,
-    ``\\r``), decodes 4-aligned pieces, and stops at the closing quote (``done``). A ``"size": N``
-    seen before the field is kept in ``declared_size``. Memory: one chunk plus a few bytes.
+    Refused: empty, a NUL byte, a path ending in ``/`` (a folder, not a file name).
     """
-
-    _SIZE_RE = re.compile(rb'"size"\s*:\s*(\d+)')
-
-    def __init__(self, field: str):
-        self._key = re.compile(rb'"' + re.escape(field.encode()) + rb'"\s*:\s*"')
-        self._seeking = True
-        self._prefix_checked = False
-        self._buf = b""
-        self.declared_size: int | None = None
-        self.done = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self.done:
-            return b""
-        if self._seeking:
-            buf = self._buf + chunk
-            match = self._key.search(buf)
-            size = self._SIZE_RE.search(buf[: match.start()] if match else buf)
-            if size and self.declared_size is None:
-                self.declared_size = int(size.group(1))
-            if not match:
-                self._buf = buf[-256:]
-                return b""
-            self._seeking, self._buf, chunk = False, b"", buf[match.end():]
-        end = chunk.find(b'"')
-        if end >= 0:
-            chunk, self.done = chunk[:end], True
-        data = self._buf + chunk if self._buf else chunk
-        if b"\\" in data:
-            keep = b"\\" if data.endswith(b"\\") and not self.done else b""
-            data = (data[:-1] if keep else data).replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
-        else:
-            keep = b""
-        if not self._prefix_checked:
-            if data.startswith(b"data:"):
-                comma = data.find(b",")
-                if comma < 0:
-                    self._buf = data + keep
-                    return b""
-                data = data[comma + 1:]
-            elif len(data) < 5 and not self.done:
-                self._buf = data + keep
-                return b""
-            self._prefix_checked = True
-        cut = len(data) if self.done else len(data) - len(data) % 4
-        self._buf = data[cut:] + keep
-        try:  # pybase64: SIMD decoding, about 5x binascii's speed here; validate rejects corrupt data
-            return pybase64.b64decode(memoryview(data)[:cut], validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise ValueError(f"invalid base64 in the video field: {err}") from None
+    text = str(destination if destination is not None else "")
+    if not text.strip():
+        raise InvalidDestination("destination is empty: give a file path or URI such as s3://bucket/video.mp4")
+    if "\0" in text:
+        raise InvalidDestination(f"destination {text!r} holds a NUL byte")
+    if text.endswith("/"):
+        raise InvalidDestination(f"destination {text!r} ends in '/': give the video's file name, not a folder")
+    return text
 
 
 class _Sink:
@@ -159,6 +124,7 @@ class _Sink:
         self.size = 0
         self.hash = hashlib.sha256()
         self.head = b""
+        self.boxes = Mp4BoxWalker()
         self.started = self.last_log = time.monotonic()
 
     def _wait_hash(self) -> None:
@@ -191,6 +157,7 @@ class _Sink:
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise VideoIntegrityError(f"the video exceeds max_bytes={self.max_bytes}; {self.label}")
+        self.boxes.feed(data)
         self.file.write(data)
         now = time.monotonic()
         if now - self.last_log >= PROGRESS_EVERY:
@@ -213,165 +180,133 @@ class _Sink:
 
 
 class VideoDownloader:
-    """Downloads the videos of finished operations through one hook's connection (sync, requests)."""
+    """Downloads the videos of finished operations through one hook's connection (sync, the transport)."""
 
     def __init__(self, hook: VideoGenHook, *, chunk_size: int = CHUNK_SIZE, max_bytes: int | None = None):
         self.hook = hook
-        self.settings = hook.settings
+        self.transport = hook.transport
+        self.protocol = hook.protocol
         self.chunk_size = chunk_size
         self.max_bytes = max_bytes
         self.gateway = hook.gateway_name
-        self._origin = _origin(self.settings.base_url)
 
-    # -- HTTP ----------------------------------------------------------------------------------------
-    def _headers_for(self, url: str) -> dict[str, str]:
-        """The key header only for the gateway's own origin (scheme, host and port)."""
-        return dict(self.hook.auth_headers(self.settings)) if _origin(url) == self._origin else {}
+    def _retrying(self, fn):
+        """``fn()`` under the hook's retry policy (transient errors only)."""
+        for attempt in self.hook.retrying():
+            with attempt:
+                return fn()
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get(self, url: str, operation_id: str, extra_headers: dict[str, str] | None = None) -> requests.Response:
-        """GET ``url``, following up to 5 redirects by hand so the key never leaves the gateway's origin."""
-        for _ in range(MAX_REDIRECTS + 1):
-            headers = {**self._headers_for(url), **(extra_headers or {})}
-            try:
-                response = self.hook.session.get(url, headers=headers, stream=True, allow_redirects=False,
-                                                 timeout=(CONNECT_TIMEOUT, self.settings.timeout),
-                                                 verify=self.settings.verify)
-            except (requests.ConnectionError, requests.Timeout) as err:
-                raise TransientGatewayError(f"download: {type(err).__name__} fetching {_safe(url)}",
-                                            gateway=self.gateway, operation_id=operation_id) from None
-            if response.is_redirect:
-                location = response.headers.get("Location", "")
-                response.close()
-                url = urljoin(url, location)
-                continue
-            if response.status_code >= 300:
-                text = response.raw.read(64 * 1024, decode_content=True).decode("utf-8", "replace")
-                response.close()
-                raise error_for_status(response.status_code, response.headers, text, protocol=self.hook.protocol,
-                                       operation_id=operation_id, step="download", api_key=self.settings.api_key)
-            return response
-        raise GatewayResponseError(f"download: more than {MAX_REDIRECTS} redirects", gateway=self.gateway,
-                                   operation_id=operation_id)
-
-    def _open_video(self, url: str, operation_id: str, extra_headers=None) -> requests.Response:
-        """GET a binary locator; when the answer is JSON naming the video's URL, follow it (no key)."""
-        for _ in range(2):
-            response = self._get(url, operation_id, extra_headers)
-            ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if "json" not in ctype:
-                return response
-            text = response.raw.read(MAX_JSON_BYTES, decode_content=True).decode("utf-8", "replace")
-            response.close()
-            try:
-                body = json.loads(text)
-            except ValueError:
-                raise VideoIntegrityError(f"download answered unreadable JSON instead of a video: "
-                                          f"{gateway_message(text)}", gateway=self.gateway,
-                                          operation_id=operation_id) from None
-            target = isinstance(body, dict) and (body.get("video_url") or body.get("url"))
-            if not isinstance(target, str) or not target.startswith(("http://", "https://")):
-                raise VideoIntegrityError(f"download answered JSON without a video URL: {gateway_message(text)}",
-                                          gateway=self.gateway, operation_id=operation_id)
-            url = target
-        raise GatewayResponseError("download: JSON pointed to more JSON", gateway=self.gateway,
-                                   operation_id=operation_id)
-
-    def _absolute(self, url: str) -> str:
-        return self.settings.base_url + url if url.startswith("/") else url
+    def _open_video(self, url: str, operation_id: str) -> MediaStream:
+        """Open a binary locator; when the answer is JSON, follow the URL the protocol finds in it (once)."""
+        stream = self.transport.open(url, operation_id=operation_id)
+        if "json" not in stream.content_type:
+            return stream
+        try:
+            body = stream.read_json()
+        finally:
+            stream.close()
+        target = self.protocol.media_url_from_json(body)
+        if not target:
+            words = self.transport.policy.redact(gateway_message(json.dumps(body)))
+            raise VideoIntegrityError(f"download answered JSON instead of a video, naming no video URL: {words}",
+                                      gateway=self.gateway, operation_id=operation_id)
+        self.transport.policy.check_foreign_url(target, what="video_url", operation_id=operation_id)
+        stream = self.transport.open(target, operation_id=operation_id)
+        if "json" in stream.content_type:
+            stream.close()
+            raise GatewayResponseError("download: JSON pointed to more JSON", gateway=self.gateway,
+                                       operation_id=operation_id)
+        return stream
 
     # -- the two stream forms -------------------------------------------------------------------------
     def _stream_binary(self, locator: VideoLocator, sink: _Sink, operation_id: str) -> tuple[str, int | None]:
-        """Stream a binary locator into ``sink``; resume with Range after a broken connection."""
-        url = self._absolute(locator.url)
-        response = self._call_with_retries(lambda: self._open_video(url, operation_id))
-        final_url = response.url
-        content_type = response.headers.get("Content-Type", "video/mp4").split(";")[0]
-        expected = _int(response.headers.get("Content-Length"))
+        """Stream a binary locator into ``sink``; resume the same object with Range + If-Range after a break."""
+        stream = self._retrying(lambda: self._open_video(locator.url, operation_id))
+        final_url = stream.url
+        content_type = stream.content_type or "video/mp4"
+        expected = stream.declared_length
+        validator = _validator(stream.headers)
         resumes = 0
         while True:
             try:
-                self._copy(response, sink, expected)
-                response.close()
-                break
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout,
-                    *_READ_ERRORS) as err:
-                response.close()
+                self._copy(stream, sink, expected)
+                stream.close()
+                return content_type, expected
+            except _BROKEN as err:
+                stream.close()
                 resumes += 1
                 if resumes > MAX_RESUMES:
                     raise TransientGatewayError(f"download broke {resumes} times; last: {type(err).__name__}",
                                                 gateway=self.gateway, operation_id=operation_id) from None
                 log.warning("Download interrupted at %d bytes (%s); resuming.", sink.size, type(err).__name__)
-                response = self._call_with_retries(
-                    lambda: self._get(final_url, operation_id, {"Range": f"bytes={sink.size}-"}))
-                start = _range_start(response.headers.get("Content-Range"))
-                if response.status_code != 206 or start != sink.size:
-                    log.warning("The server did not resume at byte %d; restarting the download.", sink.size)
-                    sink.reset()
-                    if response.status_code == 206:
-                        response.close()
-                        response = self._call_with_retries(lambda: self._get(final_url, operation_id))
-        return content_type, expected
+            headers = {"Range": f"bytes={sink.size}-"}
+            if validator:
+                headers["If-Range"] = validator
+            stream = self._retrying(lambda h=headers: self.transport.open(final_url, operation_id=operation_id,
+                                                                          headers=h))
+            if not _same_object(stream, sink.size, expected, validator):
+                log.warning("The server did not resume the same object at byte %d; restarting from zero.", sink.size)
+                sink.reset()
+                if stream.status != 200:  # a 206 of another version: fetch the whole (new) object
+                    stream.close()
+                    stream = self._retrying(lambda: self.transport.open(final_url, operation_id=operation_id))
+                expected, validator = stream.declared_length, _validator(stream.headers)
 
-    def _copy(self, response: requests.Response, sink: _Sink, expected: int | None) -> None:
-        """Copy the body into ``sink``: 64 KiB reads into reused ``chunk_size`` slots, each piece written at
-        once (cache-hot) and each full slot hashed in the worker thread while the next one fills.
-
-        Measured (``make bench``): 0.56x curl with 1 MiB ``iter_content`` chunks, about curl's speed this
-        way. A body with a Content-Encoding goes through ``iter_content``, which decodes it.
-        """
-        if response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
-            for chunk in response.iter_content(self.chunk_size):
-                sink.write(chunk, expected)
-            return
+    def _copy(self, stream: MediaStream, sink: _Sink, expected: int | None) -> None:
+        """Copy the body into ``sink``: pieces of at most 64 KiB are written at once (cache-hot) and gathered
+        into reused ``chunk_size`` slots, each full slot hashed in the worker thread while the next one fills."""
         slots = [memoryview(bytearray(self.chunk_size)) for _ in range(2)]
-        piece = min(READ_SIZE, self.chunk_size)
         index, filled = 0, 0
         try:
-            while True:
-                slot = slots[index]
-                n = response.raw.readinto(slot[filled:filled + piece])
-                if n:
-                    sink.put(slot[filled:filled + n], expected)
-                    filled += n
-                if filled == self.chunk_size or (not n and filled):
-                    sink.hash_async(slot[:filled])  # waits for the other slot's hash first: safe to refill it
-                    index, filled = 1 - index, 0
-                if not n:
-                    return
+            for piece in stream.pieces():
+                while piece:
+                    room = self.chunk_size - filled
+                    part, piece = piece[:room], piece[room:]
+                    slot = slots[index]
+                    slot[filled:filled + len(part)] = part
+                    sink.put(slot[filled:filled + len(part)], expected)
+                    filled += len(part)
+                    if filled == self.chunk_size:
+                        sink.hash_async(slot[:filled])  # waits for the other slot's hash first: safe to refill it
+                        index, filled = 1 - index, 0
+            if filled:
+                sink.hash_async(slots[index][:filled])
+                filled = 0
         except BaseException:
             if filled:  # written but not yet hashed: hash it, so a resume continues a correct sha256
                 sink.hash_async(slots[index][:filled])
             raise
 
     def _stream_base64(self, locator: VideoLocator, sink: _Sink, operation_id: str) -> tuple[str, int | None]:
-        """Stream a JSON body whose field holds the video in base64; restart from zero if it breaks."""
-        url = self._absolute(locator.url)
+        """Stream the base64 string at the locator's documented JSON path; restart from zero if it breaks."""
+        path = json_path(locator.field or "base64")
         for attempt in range(MAX_RESUMES + 1):
-            decoder = Base64FieldDecoder(locator.field or "base64")
-            response = self._call_with_retries(lambda: self._get(url, operation_id))
+            scanner, decoder = JsonScanner(path=path, scalars=("size",)), Base64Stream()
+            stream = self._retrying(lambda: self.transport.open(locator.url, operation_id=operation_id))
             try:
-                for chunk in response.iter_content(self.chunk_size):
-                    sink.write(decoder.feed(chunk), locator.size or decoder.declared_size)
-                    if decoder.done:
+                for piece in stream.pieces():
+                    data = scanner.feed(piece)
+                    declared = locator.size or _declared(scanner.scalars.get("size"))
+                    sink.write(decoder.feed(data, final=scanner.done), declared)
+                    if scanner.done:
                         break
-                if not decoder.done:
+                if not scanner.found:
+                    raise VideoIntegrityError(f"the answer has no {locator.field!r} field holding the video",
+                                              gateway=self.gateway, operation_id=operation_id)
+                if not scanner.done:
                     raise requests.exceptions.ChunkedEncodingError("the JSON body ended inside the video field")
-                return "video/mp4", locator.size or decoder.declared_size
+                return "video/mp4", locator.size or _declared(scanner.scalars.get("size"))
             except ValueError as err:
+                if isinstance(err, VideoIntegrityError):
+                    raise
                 raise VideoIntegrityError(str(err), gateway=self.gateway, operation_id=operation_id) from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as err:
+            except _BROKEN as err:
                 log.warning("Base64 download interrupted (%s); restarting (try %d).", type(err).__name__, attempt + 2)
                 sink.reset()
             finally:
-                response.close()
+                stream.close()
         raise TransientGatewayError("base64 download kept breaking", gateway=self.gateway, operation_id=operation_id)
-
-    def _call_with_retries(self, fn):
-        """``fn()`` under the hook's retry policy (transient errors only)."""
-        for attempt in self.hook.retrying():
-            with attempt:
-                return fn()
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- public --------------------------------------------------------------------------------------
     def download(self, operation: VideoOperation, destination: ObjectStoragePath, *, video_index: int = 0,
@@ -379,28 +314,36 @@ class VideoDownloader:
         """Write video ``video_index`` of a succeeded ``operation`` to ``destination``, atomically.
 
         :raises VideoNotFound: the operation has no such video, or the gateway says it is gone (404/410).
-        :raises VideoIntegrityError: not an MP4, size differs from the declared one, over ``max_bytes``.
+        :raises VideoIntegrityError: not an MP4, size differs from the declared one, truncated, over ``max_bytes``.
         :raises DestinationExists: ``overwrite`` is False and the destination exists.
+        :raises InvalidDestination: the destination is an existing directory or has no file name.
+        :raises UnsafeURL: a redirect or video URL this provider will not follow.
         :raises TransientGatewayError: the network kept failing after the retries and resumes.
         """
         op_id = operation.operation_id
         if not 0 <= video_index < len(operation.videos):
             raise VideoNotFound(f"the operation has {len(operation.videos)} video(s), no index {video_index}",
                                 gateway=self.gateway, operation_id=op_id)
-        if not overwrite and destination.exists():
+        if not destination.name:
+            raise InvalidDestination(f"destination {destination} has no file name", gateway=self.gateway,
+                                     operation_id=op_id)
+        if destination.is_dir():
+            raise InvalidDestination(f"destination {destination} is an existing directory: give a file name "
+                                     "inside it", gateway=self.gateway, operation_id=op_id)
+        if not overwrite and _exists(destination):
             raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
                                     operation_id=op_id)
         locator = operation.videos[video_index]
-        if destination.protocol in ("", "file", "local"):
+        if _is_local(destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = destination.parent / f".{destination.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp = destination.parent / _temporary_name(destination.name)
         sink = _Sink(tmp, self.max_bytes, f"gateway {self.gateway}, operation {op_id}")
         try:
             stream = self._stream_base64 if locator.kind == "json_base64" else self._stream_binary
             content_type, expected = stream(locator, sink, op_id)
             sink.close()
             self._verify(sink, expected, locator.size, op_id)
-            tmp.rename(destination)
+            self._move_into_place(tmp, destination, overwrite, op_id)
         except BaseException:
             sink.close()
             _remove_quietly(tmp)
@@ -408,6 +351,31 @@ class VideoDownloader:
         sink.log_progress(expected or sink.size, final=True)
         return DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.sha256(),
                               content_type=content_type or "video/mp4", operation_id=op_id)
+
+    def _move_into_place(self, tmp: ObjectStoragePath, destination: ObjectStoragePath, overwrite: bool,
+                         op_id: str) -> None:
+        """Rename the verified file into place. ``overwrite=False`` on local storage: a hard link (fails if
+        any entry has the name, a dangling symlink included), then the temporary name is removed."""
+        if overwrite or not _is_local(destination):
+            if not overwrite and _exists(destination):  # object stores: checked, not atomic (see README)
+                raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
+                                        operation_id=op_id)
+            tmp.rename(destination)
+            return
+        try:
+            os.link(tmp.path, destination.path)
+        except FileExistsError:
+            raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
+                                    operation_id=op_id) from None
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # no hard links here (some network filesystems): O_EXCL claims the name, then rename
+            fd = os.open(destination.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644)
+            os.close(fd)
+            os.replace(tmp.path, destination.path)
+        else:
+            os.unlink(tmp.path)
 
     def _verify(self, sink: _Sink, expected: int | None, declared: int | None, op_id: str) -> None:
         if sink.size < 8 or sink.head[4:8] != b"ftyp":
@@ -417,34 +385,58 @@ class VideoDownloader:
             if size is not None and size != sink.size:
                 raise VideoIntegrityError(f"received {sink.size} bytes but {what} is {size} bytes",
                                           gateway=self.gateway, operation_id=op_id)
+        if expected is None and declared is None and not sink.boxes.complete():
+            raise VideoIntegrityError(
+                f"no size was declared and the MP4 structure is incomplete after {sink.size} bytes (boxes "
+                f"{[t.decode('latin-1') for t in sink.boxes.types[:8]]}); the body was probably cut short",
+                gateway=self.gateway, operation_id=op_id)
 
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
+def _declared(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _safe(url: str) -> str:
-    """A URL for messages: scheme, host and path only (signed query strings can hold tokens)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+def _validator(headers: Any) -> str | None:
+    """The validator for ``If-Range``: a strong ETag, else Last-Modified (RFC 9110 §13.1.5); None if neither."""
+    etag = (headers.get("ETag") or "").strip()
+    if etag and not etag.startswith("W/"):
+        return etag
+    return (headers.get("Last-Modified") or "").strip() or None
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _same_object(stream: MediaStream, offset: int, total: int | None, validator: str | None) -> bool:
+    """A 206 that continues exactly the object we were reading: same start, total and validator."""
+    if stream.status != 206:
+        return False
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", (stream.headers.get("Content-Range") or "").strip())
+    if not match or int(match.group(1)) != offset:
+        return False
+    if total is not None and match.group(3) != str(total):
+        return False
+    return validator is None or _validator(stream.headers) == validator
 
 
-def _range_start(content_range: str | None) -> int | None:
-    match = re.match(r"bytes (\d+)-", content_range or "")
-    return int(match.group(1)) if match else None
+def _is_local(path: ObjectStoragePath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+def _exists(path: ObjectStoragePath) -> bool:
+    """Exists, counting a dangling symlink on local storage (which ``exists()`` would not)."""
+    if _is_local(path):
+        return os.path.lexists(path.path)
+    return path.exists()
+
+
+def _temporary_name(name: str) -> str:
+    """``.<name>.<random>.partial``, cut so the whole name fits in NAME_MAX bytes."""
+    suffix = f".{uuid.uuid4().hex[:12]}.partial"
+    room = NAME_MAX - 1 - len(suffix)
+    stem = name.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return f".{stem}{suffix}"
 
 
 def _remove_quietly(path: ObjectStoragePath) -> None:

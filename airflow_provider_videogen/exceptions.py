@@ -68,6 +68,24 @@ class GatewayRequestRejected(PermanentVideoGenError):
     """The gateway refused the request itself (HTTP 400/404/422 on submit: bad model or parameters)."""
 
 
+class ModelNotAvailable(GatewayRequestRejected):
+    """The model is unknown at this gateway, or retired (OpenAI's ``sora-2`` shut down on 2026-09-24)."""
+
+
+class InvalidVideoRequest(GatewayRequestRejected, ValueError):
+    """A parameter is refused before any paid request: empty prompt, bad duration, unknown image format,
+    or a parameter this gateway does not document."""
+
+
+class InvalidConnection(PermanentVideoGenError, ValueError):
+    """The Airflow connection is unusable as configured: no Host where one is required, an extra that is
+    not what it should be (``timeout``, ``verify``...). The message names the field."""
+
+
+class InvalidDestination(PermanentVideoGenError, ValueError):
+    """The destination cannot hold a video: empty, a directory, ending in ``/``, or holding a NUL byte."""
+
+
 class GatewayResponseError(PermanentVideoGenError):
     """The gateway answered something this provider cannot read (malformed JSON, missing fields)."""
 
@@ -103,3 +121,8 @@ class InvalidIdentifier(PermanentVideoGenError):
 
 class DestinationExists(PermanentVideoGenError):
     """The destination already holds a file and ``overwrite`` is False."""
+
+
+class UnsafeURL(GatewayResponseError):
+    """The gateway handed over a URL this provider will not fetch: not http(s), with user info or a
+    backslash, or (when private addresses are blocked) pointing into a private network."""

@@ -2,7 +2,8 @@
 
 - Retryable HTTP statuses: 408, 429, 500, 502, 503, 504 (the OpenAI and google-genai SDKs' sets,
   gateway-protocols.md §5.1/§5.2); connection errors and read stalls.
-- Wait: the gateway's hint first (``retry-after-ms``, then ``Retry-After`` in seconds or as an HTTP date),
+- Wait: the gateway's hint first (``retry-after-ms``, then ``Retry-After`` in seconds or as an HTTP date,
+  parsed by ``gateways.wire.retry_after``),
   capped at ``max_wait``; otherwise exponential backoff with full jitter (tenacity), 1 s doubling up to
   ``max_wait``.
 - Submits are retried only when the request certainly did not start a job (connection refused,
@@ -11,45 +12,16 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
-from collections.abc import Mapping
-
 import tenacity
 
 from airflow_provider_videogen.exceptions import TransientGatewayError
+from airflow_provider_videogen.gateways.wire import RETRYABLE_STATUS, retry_after
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+__all__ = ["RETRYABLE_STATUS", "WaitGatewayHint", "next_wait", "retry_after", "retrying"]
+
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_MAX_WAIT = 60.0  # seconds, for one wait
 DEFAULT_TOTAL_WAIT = 300.0  # seconds, for all the waits of one call
-
-
-def retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
-    """Seconds the gateway asks us to wait, from ``retry-after-ms`` or ``Retry-After``; None if absent.
-
-    ``Retry-After`` may be a number of seconds or an HTTP date (RFC 9110 §10.2.3).
-    """
-    if not headers:
-        return None
-    lower = {k.lower(): v for k, v in headers.items()}
-    try:
-        if lower.get("retry-after-ms"):
-            return max(0.0, float(lower["retry-after-ms"]) / 1000)
-    except ValueError:
-        pass
-    value = (lower.get("retry-after") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class WaitGatewayHint(tenacity.wait.wait_base):

@@ -104,7 +104,7 @@ def test_gemini_inline_and_vertex_shapes():
     inline = GEMINI.parse_status("operations/a", {"done": True, "response": {"generateVideoResponse": {
         "generatedSamples": [{"video": {"encodedVideo": "AAAA", "encoding": "video/mp4"}}]}}})
     assert [(v.kind, v.url, v.field) for v in inline.videos] == [
-        ("json_base64", "/v1beta/operations/a", "encodedVideo")]
+        ("json_base64", "/v1beta/operations/a", "response.generateVideoResponse.generatedSamples.0.video.encodedVideo")]
     skyengine = GEMINI.parse_status("operations/a", {"done": True, "response": {"generatedVideos": [
         {"uri": "https://cdn.example/v.mp4", "mimeType": "video/mp4"}]}})
     assert [v.url for v in skyengine.videos] == ["https://cdn.example/v.mp4"]
@@ -171,7 +171,8 @@ def test_mixroute_url_forms_and_wrapped_bodies():
     assert [(v.kind, v.url) for v in http.videos] == [("binary", "https://example.com/video.mp4")]
     inline = MIXROUTE.parse_status("task_1", {"code": "success", "message": "", "data": {
         "task_id": "task_1", "status": "SUCCESS", "progress": "100%", "url": SEED_003_DOWNLOAD["data_url"]}})
-    assert [(v.kind, v.url, v.field) for v in inline.videos] == [("json_base64", "/v1/video/generations/task_1", "url")]
+    assert [(v.kind, v.url, v.field) for v in inline.videos] == [("json_base64", "/v1/video/generations/task_1",
+                                                                "data.url")]
     running = MIXROUTE.parse_status("task_1", {"code": "success", "data": {"status": "IN_PROGRESS", "progress": "45%"}})
     assert (running.state, running.progress) == ("running", 45)
     failed = MIXROUTE.parse_status("task_1", {"status": "FAILURE", "fail_reason": "upstream refused"})

@@ -1,12 +1,14 @@
 """The gateways: each is a small preset (host, auth, defaults) over one of three wire protocols.
 
-Pure code, no I/O and no Airflow imports beyond the exception types. See design.md §2 for the table.
+Pure code, no I/O and no Airflow imports beyond the exception types. The presets are the data in
+``registry.py``; the protocols are the modules beside this one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airflow_provider_videogen import registry
 from airflow_provider_videogen.gateways.base import (
     GenerationRequest,
     HttpRequest,
@@ -18,45 +20,49 @@ from airflow_provider_videogen.gateways.base import (
 from airflow_provider_videogen.gateways.gemini import GeminiProtocol
 from airflow_provider_videogen.gateways.openai_videos import OpenAIVideosProtocol
 from airflow_provider_videogen.gateways.video_generations import VideoGenerationsProtocol
-from airflow_provider_videogen.get_provider_info import GATEWAY_INFO
+
+PROTOCOLS: dict[str, type[VideoProtocol]] = {
+    "gemini": GeminiProtocol,
+    "openai_videos": OpenAIVideosProtocol,
+    "video_generations": VideoGenerationsProtocol,
+}
 
 
 @dataclass(frozen=True)
 class Gateway:
-    """A video-generation gateway: its Airflow connection type, default host and model, and protocol."""
+    """A video-generation gateway: its Airflow connection type, default host and model, and protocol.
+
+    ``default_host``/``default_model`` are None where the connection (or the operator) must name one.
+    """
 
     name: str
     label: str
-    default_host: str
-    default_model: str
+    default_host: str | None
+    default_model: str | None
     hook_class: str
     docs_url: str
     protocol: VideoProtocol
+    retired_models: dict[str, str]
 
     @property
     def conn_type(self) -> str:
-        return f"videogen_{self.name}"
+        return registry.conn_type(self.name)
 
 
-# Which wire protocol each gateway speaks (design.md §2); the rest of the preset is GATEWAY_INFO.
-_PROTOCOLS: dict[str, VideoProtocol] = {
-    "thucchien": GeminiProtocol("thucchien", api_prefix="/gemini/v1beta", download_prefix="/gemini/download/v1beta"),
-    "hingnet": OpenAIVideosProtocol("hingnet", encoding="json"),
-    "mixroute": VideoGenerationsProtocol("mixroute"),
-    "tokenops": OpenAIVideosProtocol("tokenops"),
-    "gemini": GeminiProtocol("gemini"),
-    "openai": OpenAIVideosProtocol("openai"),
-}
+def _gateway(name: str, info: dict) -> Gateway:
+    protocol = PROTOCOLS[info["protocol"]](name, **info.get("protocol_options", {}))
+    return Gateway(name=name, label=info["label"], default_host=info["default_host"],
+                   default_model=info["default_model"], hook_class=info["hook_class"], docs_url=info["docs_url"],
+                   protocol=protocol, retired_models=dict(info.get("retired_models", {})))
 
-GATEWAYS: dict[str, Gateway] = {
-    name: Gateway(name=name, protocol=_PROTOCOLS[name], **info) for name, info in GATEWAY_INFO.items()
-}
 
+GATEWAYS: dict[str, Gateway] = {name: _gateway(name, info) for name, info in registry.GATEWAYS.items()}
 GATEWAY_BY_CONN_TYPE = {g.conn_type: g for g in GATEWAYS.values()}
 
 __all__ = [
     "GATEWAYS",
     "GATEWAY_BY_CONN_TYPE",
+    "PROTOCOLS",
     "Gateway",
     "GenerationRequest",
     "HttpRequest",

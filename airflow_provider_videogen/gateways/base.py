@@ -9,11 +9,12 @@ Source of the model and the state table: ``shared/reference/gateway-protocols.md
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_videogen.exceptions import GatewayResponseError, InvalidIdentifier
+from airflow_provider_videogen.exceptions import GatewayResponseError, InvalidIdentifier, InvalidVideoRequest
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def validate_id(value: Any, *, what: str, gateway: str, allow_slash: bool = Fals
 class HttpRequest:
     """One HTTP request to the gateway. ``path`` is relative to the base URL and already URL-safe.
 
-    ``json`` is sent as a JSON body; ``form`` as multipart/form-data fields (strings), with ``files``
-    as ``{field: (filename, bytes, mime type)}``.
+    ``json`` is sent as a JSON body; ``form`` always as ``multipart/form-data`` fields (strings, never
+    urlencoded), with ``files`` as ``{field: (filename, bytes, mime type)}``.
     """
 
     method: str
@@ -122,9 +123,11 @@ class VideoLocator:
 
     ``kind="binary"``: GET ``url``; the answer is the video, a redirect, or JSON naming a
     ``video_url`` (the download module handles all three).
-    ``kind="json_base64"``: GET ``url``; the answer is JSON whose string field ``field`` holds the
-    whole video in base64, possibly as a ``data:`` URL (MixRoute's download endpoint; a data URL in
-    a status body). ``size`` is the byte size the gateway declared, if any.
+    ``kind="json_base64"``: GET ``url``; the answer is JSON whose string at the dotted path ``field``
+    (``"base64"``, ``"data.url"``, ``"response.generateVideoResponse.generatedSamples.0.video.encodedVideo"``)
+    holds the whole video in base64, possibly as a ``data:`` URL (MixRoute's download endpoint; a data URL
+    or Gemini ``encodedVideo`` in a status body). Only that documented path is read.
+    ``size`` is the byte size the gateway declared, if any.
     ``url`` may be relative to the gateway's base URL (starting with ``/``) or absolute.
     """
 
@@ -185,20 +188,52 @@ FILTER_CODES = frozenset({"rai_filtered", "moderation_blocked", "content_filter"
 
 
 def parse_progress(value: Any) -> int | None:
-    """0..100 from an int, a float or a string such as ``"45%"`` (New API); None when absent."""
-    if value is None or value == "":
+    """0..100 from an int, a float or a string such as ``"45%"`` (New API); None when absent or unreadable."""
+    if value is None or value == "" or isinstance(value, (bool, dict, list)):
         return None
     try:
-        return max(0, min(100, int(float(str(value).strip().rstrip("%")))))
+        number = float(str(value).strip().rstrip("%"))
     except ValueError:
         return None
+    return max(0, min(100, int(number))) if math.isfinite(number) else None
 
 
 def as_int(value: Any) -> int | None:
+    """An integer field (Unix seconds, bytes) or None; a value that is no finite number is None."""
+    if isinstance(value, bool) or value is None:
+        return None
     try:
-        return int(value) if value is not None else None
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return int(number) if math.isfinite(number) and abs(number) < 2**63 else None
+
+
+def typed_field(body: dict[str, Any], key: str, kind: type, *, gateway: str, operation_id: str | None) -> Any:
+    """``body[key]`` when it is absent (an empty ``kind``) or of JSON type ``kind`` (dict or list).
+
+    :raises GatewayResponseError: the field is there with another type (a string where an object belongs).
+    """
+    value = body.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise GatewayResponseError(f"status field {key!r} should be a JSON {'object' if kind is dict else 'array'}, "
+                                   f"not {type(value).__name__}", gateway=gateway, operation_id=operation_id)
+    return value
+
+
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+
+def image_type(data: bytes) -> str | None:
+    """``image/png``, ``image/jpeg`` or ``image/webp`` from the file signature; None for anything else."""
+    for magic, mime in _IMAGE_SIGNATURES:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 def error_fields(error: Any) -> tuple[str | None, str | None]:
@@ -252,8 +287,39 @@ class VideoProtocol:
         raise NotImplementedError
 
     def error_kind(self, status: int, body: str) -> str | None:
-        """``"auth"`` or ``"not_found"`` when this gateway says so in its own way; None to use HTTP semantics."""
+        """``"auth"``, ``"not_found"`` or ``"model"`` when this gateway says so in its own way; None to use
+        HTTP semantics."""
         return None
+
+    def media_url_from_json(self, body: Any) -> str | None:
+        """The video's URL when a binary locator answers JSON instead of bytes (TokenOps); None here."""
+        return None
+
+    # -- refusing before anything is paid ------------------------------------------------------
+    unsupported: dict[str, str] = {}  # GenerationRequest field -> why this protocol refuses it
+
+    def check(self, request: GenerationRequest) -> None:
+        """Refuse a request this protocol cannot send as asked, before any paid request.
+
+        :raises InvalidVideoRequest: empty prompt, a duration that is not a positive number, a first frame
+            that is not PNG, JPEG or WebP, or a parameter this gateway does not document.
+        """
+        def refuse(message: str) -> InvalidVideoRequest:
+            return InvalidVideoRequest(message, gateway=self.gateway)
+
+        if not isinstance(request.prompt, str) or not request.prompt.strip():
+            raise refuse("prompt must be non-empty text")
+        if not isinstance(request.model, str) or not request.model.strip():
+            raise refuse("model must be a non-empty model name")
+        duration = request.duration_seconds
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                     or not math.isfinite(duration) or duration <= 0):
+            raise refuse(f"duration_seconds must be a positive number of seconds, not {duration!r}")
+        if request.image is not None and image_type(request.image.data) is None:
+            raise refuse(f"image must be a PNG, JPEG or WebP file (it starts with {request.image.data[:8]!r})")
+        for name, reason in self.unsupported.items():
+            if getattr(request, name, None) not in (None, "", [], {}):
+                raise refuse(f"{name} is not supported here: {reason}")
 
     # -- shared helpers -----------------------------------------------------------------------
     def validate_operation_id(self, operation_id: Any) -> str:

@@ -15,6 +15,7 @@ Auth is ``x-goog-api-key`` on every step.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +30,7 @@ from airflow_provider_videogen.gateways.base import (
     error_fields,
     parse_progress,
     require_dict,
+    typed_field,
     validate_id,
 )
 
@@ -56,9 +58,13 @@ class GeminiProtocol(VideoProtocol):
         return {"x-goog-api-key": api_key}
 
     def error_kind(self, status: int, body: str) -> str | None:
-        # Google answers a bad key with 400 INVALID_ARGUMENT "API key not valid" (reason API_KEY_INVALID).
+        # Google answers a bad key with 400 INVALID_ARGUMENT "API key not valid" (reason API_KEY_INVALID),
+        # https://ai.google.dev/gemini-api/docs/troubleshooting; an unknown model with 404 NOT_FOUND
+        # "models/X is not found for API version v1beta".
         if status == 400 and ("API key not valid" in body or "API_KEY_INVALID" in body):
             return "auth"
+        if status == 404 and "models/" in body and "not found" in body.lower():
+            return "model"
         return None
 
     def validate_operation_id(self, operation_id: Any) -> str:
@@ -106,35 +112,46 @@ class GeminiProtocol(VideoProtocol):
 
     def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
         body = require_dict(body, gateway=self.gateway, what="status response", operation_id=operation_id)
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        field = functools.partial(typed_field, gateway=self.gateway, operation_id=operation_id)
+        metadata = field(body, "metadata", dict)
         op = VideoOperation(self.gateway, operation_id, "running", raw_status=f"done={bool(body.get('done'))}",
                             progress=parse_progress(metadata.get("progressPercent", metadata.get("progress"))))
-        if not body.get("done"):
+        if body.get("done") is not True:
             return op
         if body.get("error"):
             op.state = "failed"
             op.error_code, op.error_message = error_fields(body["error"])
             return self.finish(op)
-        response = body.get("response") if isinstance(body.get("response"), dict) else {}
-        result = response.get("generateVideoResponse") or response
+        response = field(body, "response", dict)
+        outer = "generateVideoResponse" if "generateVideoResponse" in response else None
+        result = field(response, outer, dict) if outer else response
         op.state = "succeeded"
-        op.videos = self._locators(operation_id, result)
-        reasons = result.get("raiMediaFilteredReasons") or []
+        op.videos = self._locators(operation_id, result, ("response",) + ((outer,) if outer else ()))
+        reasons = result.get("raiMediaFilteredReasons")
+        reasons = reasons if isinstance(reasons, list) else []
         if not op.videos and (reasons or result.get("raiMediaFilteredCount")):
             op.state, op.error_code = "failed", "RAI_FILTERED"
             op.error_message = "content filtered: " + ("; ".join(map(str, reasons)) or "no reason given")
         return self.finish(op)
 
-    def _locators(self, operation_id: str, result: dict[str, Any]) -> list[VideoLocator]:
+    def _locators(self, operation_id: str, result: dict[str, Any], prefix: tuple[str, ...]) -> list[VideoLocator]:
         """Video locators from the Gemini (``generatedSamples``), Vertex (``videos``) or SkyEngine
-        (``generatedVideos``) result shapes; inline base64 videos are re-read from the status URL."""
+        (``generatedVideos``) result shapes. A video inline in the status (``encodedVideo``,
+        ``bytesBase64Encoded``) is re-read from the status URL, streamed, at its exact path."""
         locators = []
         status_url = self.build_status(operation_id).path
-        for sample in result.get("generatedSamples") or result.get("generatedVideos") or result.get("videos") or []:
-            video = sample.get("video", sample) if isinstance(sample, dict) else {}
+        field = functools.partial(typed_field, gateway=self.gateway, operation_id=operation_id)
+        key = next((k for k in ("generatedSamples", "generatedVideos", "videos") if k in result), None)
+        for index, sample in enumerate(field(result, key, list) if key else []):
+            if not isinstance(sample, dict):
+                raise GatewayResponseError(f"{key}[{index}] should be a JSON object", gateway=self.gateway,
+                                           operation_id=operation_id)
+            nested = "video" in sample
+            video = field(sample, "video", dict) if nested else sample
             uri = video.get("uri") or video.get("gcsUri")
-            inline = next((k for k in ("encodedVideo", "bytesBase64Encoded", "videoBytes") if video.get(k)), None)
-            if uri:
+            inline = next((k for k in ("encodedVideo", "bytesBase64Encoded", "videoBytes")
+                           if isinstance(video.get(k), str) and video.get(k)), None)
+            if isinstance(uri, str) and uri:
                 match = _FILE_ID_RE.search(uri)
                 if match:
                     file_id = validate_id(match.group(1), what="video id", gateway=self.gateway)
@@ -143,5 +160,6 @@ class GeminiProtocol(VideoProtocol):
                 elif uri.startswith(("https://", "http://")):
                     locators.append(VideoLocator("binary", uri))
             elif inline:
-                locators.append(VideoLocator("json_base64", status_url, field=inline))
+                path = ".".join(map(str, (*prefix, key, index, *(("video",) if nested else ()), inline)))
+                locators.append(VideoLocator("json_base64", status_url, field=path))
         return locators

@@ -15,6 +15,7 @@ Sources: seeds 002 (HingNet download) and 004 (TokenOps download); gateway-proto
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -47,18 +48,38 @@ def form_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+_AUTH_WORDS = re.compile(r"(invalid|incorrect|missing|wrong|expired)[^.]{0,30}(api[ _-]?key|token|key)|"
+                         r"unauthori[sz]ed|authentication", re.IGNORECASE)
+
+
 class OpenAIVideosProtocol(VideoProtocol):
     """The OpenAI Videos contract and its gateway copies.
 
-    :param encoding: ``"multipart"`` (OpenAI's SDK, TokenOps' ``CreateVideoFormRequest``) or ``"json"``
-        (HingNet's examples). A first-frame image is always sent as a multipart file.
+    :param encoding: ``"multipart"`` (openai-python's ``videos.create`` always sends multipart/form-data;
+        TokenOps documents ``CreateVideoFormRequest`` as multipart only) or ``"json"`` (HingNet's examples,
+        https://docs.hingnet.com.cn/openai/video-generation). A first-frame image always goes as a multipart
+        file, and multipart is used even without one: never form-urlencoded.
+    :param auth_error_status: the status this gateway answers a bad key with, besides 401/403. TokenOps'
+        OpenAPI lists only ``400 ErrorResponse`` ("bad parameters, invalid key", videos-generations page).
     """
 
     name = "openai_videos"
 
-    def __init__(self, gateway: str, *, encoding: str = "multipart"):
+    def __init__(self, gateway: str, *, encoding: str = "multipart", auth_error_status: int | None = None):
         super().__init__(gateway)
         self.encoding = encoding
+        self.auth_error_status = auth_error_status
+
+    def error_kind(self, status: int, body: str) -> str | None:
+        if status == self.auth_error_status and _AUTH_WORDS.search(body):
+            return "auth"
+        return None
+
+    def media_url_from_json(self, body: Any) -> str | None:
+        """TokenOps' ``/content`` may answer ``VideoContentResponse {video_url, expires_at}`` instead of bytes
+        (TokenOps AI API, "GET /v1/videos/{video_id}/content")."""
+        url = body.get("video_url") if isinstance(body, dict) else None
+        return url if isinstance(url, str) and url else None
 
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
         fields: dict[str, Any] = {

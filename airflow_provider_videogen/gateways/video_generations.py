@@ -41,6 +41,9 @@ class VideoGenerationsProtocol(VideoProtocol):
     """New API's ``/v1/video/generations`` task protocol, as MixRoute documents it."""
 
     name = "video_generations"
+    # The Veo parameters MixRoute documents (https://docs.mixroute.ai/en/api-reference/endpoint/veo) have
+    # no negative prompt; its Sora 2 examples neither.
+    unsupported = {"negative_prompt": "MixRoute documents no negative prompt (docs.mixroute.ai, Veo parameters)"}
 
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
@@ -49,7 +52,7 @@ class VideoGenerationsProtocol(VideoProtocol):
                       "size": size_for(request)}
         else:
             mapped = {"durationSeconds": request.duration_seconds, "aspectRatio": request.aspect_ratio,
-                      "resolution": request.resolution, "negativePrompt": request.negative_prompt}
+                      "resolution": request.resolution}
             if request.image is not None:
                 mapped["image"] = base64.b64encode(request.image.data).decode("ascii")
         body.update({k: v for k, v in mapped.items() if v is not None})
@@ -81,6 +84,7 @@ class VideoGenerationsProtocol(VideoProtocol):
     def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
         outer = require_dict(body, gateway=self.gateway, what="status response", operation_id=operation_id)
         body = self._unwrap(outer)
+        prefix = "data." if body is not outer else ""
         progress = parse_progress(body.get("progress"))
         op = VideoOperation(self.gateway, operation_id, normalise_status(body.get("status"), progress=progress),
                             raw_status=str(body.get("status")), progress=progress,
@@ -91,11 +95,11 @@ class VideoGenerationsProtocol(VideoProtocol):
             status_url = self.build_status(operation_id).path
             key = next((k for k in _URL_FIELDS if isinstance(body.get(k), str) and body[k]), None)
             url = body[key] if key else ""
-            if url.startswith("data:"):  # the video inline: re-read it from the status, streamed
-                op.videos.append(VideoLocator("json_base64", status_url, field=key))
+            if url.startswith("data:"):  # the video inline (elided by the transport): re-read it, streamed
+                op.videos.append(VideoLocator("json_base64", status_url, field=prefix + key))
             elif url.startswith(("https://", "http://")):
                 op.videos.append(VideoLocator("binary", url))
-            else:  # Sora 2: the video comes from the base64 download endpoint (seed 003)
+            else:  # Sora 2: the video comes from the base64 download endpoint (MixRoute "Download video")
                 op.videos.append(VideoLocator(
                     "json_base64", f"/v1/video/generations/download?id={quote(operation_id)}", field="base64"))
         return self.finish(op)

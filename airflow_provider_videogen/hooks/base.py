@@ -1,67 +1,74 @@
-"""The shared hook: connection settings, HTTP transport (requests for workers, aiohttp for the
-triggerer) and the mapping of HTTP failures onto the provider's typed errors.
+"""The shared hook: reads the Airflow connection, and runs the gateway's protocol over the one transport.
 
-One subclass per connection type (``hooks/gateways.py``) only names its gateway; everything a
-gateway does differently lives in its protocol (``gateways/``).
+Every HTTP rule (which host gets the key, caps, deadlines, redaction) lives in ``transport.py``; every
+difference between gateways lives in their protocol (``gateways/``). This module only joins the two to
+Airflow: connections (sync on workers, deadlock-safe async in the triggerer), retries and the UI's Test
+button. One subclass per connection type (``hooks/gateways.py``) only names its gateway.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from dataclasses import dataclass
+import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 from airflow.sdk import BaseHook
 
-from airflow_provider_videogen import retries
+from airflow_provider_videogen import registry, retries
 from airflow_provider_videogen.exceptions import (
     GatewayAuthError,
-    GatewayRequestRejected,
     GatewayResponseError,
-    SubmitOutcomeUnknown,
+    InvalidConnection,
+    InvalidVideoRequest,
+    ModelNotAvailable,
     TransientGatewayError,
     VideoGenError,
-    VideoNotFound,
 )
 from airflow_provider_videogen.gateways import GATEWAY_BY_CONN_TYPE, GATEWAYS, Gateway
+from airflow_provider_videogen.transport import (
+    CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    TRIGGER_USER_AGENT,
+    USER_AGENT,
+    AsyncTransport,
+    Policy,
+    SyncTransport,
+    parse_bool,
+    parse_timeout,
+    parse_verify,
+    shared_client_session,
+)
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from airflow_provider_videogen.gateways import GenerationRequest, HttpRequest, VideoOperation, VideoProtocol
+    from airflow_provider_videogen.gateways import GenerationRequest, VideoOperation
 
-CONNECT_TIMEOUT = 10.0  # seconds
-USER_AGENT = "airflow-provider-videogen"
-TRIGGER_USER_AGENT = "airflow-provider-videogen (triggerer)"  # polls from VideoOperationTrigger
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    """What a hook needs from its connection. ``api_key`` never leaves the hook except as a header."""
-
-    base_url: str
-    api_key: str
-    verify: bool | str
-    default_model: str | None
-    timeout: float
-
-    def __repr__(self) -> str:  # never print the key
-        return f"GatewaySettings(base_url={self.base_url!r}, verify={self.verify!r})"
+__all__ = ["CONNECT_TIMEOUT", "TRIGGER_USER_AGENT", "USER_AGENT", "VideoGenHook", "settings_from_connection",
+           "shared_client_session"]
 
 
-def settings_from_connection(conn: Any, extra: dict[str, Any], gateway: Gateway, timeout: float) -> GatewaySettings:
-    """Build settings from an Airflow ``Connection`` and its extra.
+def settings_from_connection(conn: Any, extra: dict[str, Any], gateway: Gateway, timeout: float,
+                             conn_id: str = "") -> Policy:
+    """The transport :class:`~airflow_provider_videogen.transport.Policy` of an Airflow ``Connection``.
 
-    Host may be a full URL (``http://127.0.0.1:8080``) or a host name (then Schema is the scheme,
-    ``https`` by default); empty Host means the gateway's default. Extra keys: ``verify`` (bool or CA
-    bundle path; TLS verification stays on unless this turns it off), ``default_model``, ``timeout``.
+    Host may be a full URL (``http://127.0.0.1:8080``) or a host name (then Schema is the scheme, ``https``
+    by default); empty Host means the gateway's default, and is an error for a gateway without one (an
+    OpenAI-compatible gateway). Extras, as JSON values or as strings (connection URIs and secrets backends
+    deliver strings): ``verify`` (bool or CA bundle path), ``timeout`` (seconds), ``default_model``,
+    ``block_private_addresses`` (bool).
+
+    :raises InvalidConnection: no usable Host, or an extra that is not what it should be (names the field).
     """
+    name = gateway.name
+    if not isinstance(extra, dict):
+        raise InvalidConnection(f"connection {conn_id!r}: Extra must be a JSON object", gateway=name)
     host = (conn.host or "").strip().rstrip("/")
     if not host:
+        if not gateway.default_host:
+            raise InvalidConnection(
+                f"connection {conn_id!r} ({gateway.label}) needs a Host: the base URL of your gateway, e.g. "
+                "https://gateway.example (OpenAI's own Videos API closed on 2026-09-24)", gateway=name)
         base_url = gateway.default_host
     elif "://" in host:
         base_url = host
@@ -69,95 +76,22 @@ def settings_from_connection(conn: Any, extra: dict[str, Any], gateway: Gateway,
         base_url = f"{conn.schema or 'https'}://{host}"
     if conn.port and base_url.count(":") < 2:
         base_url = f"{base_url}:{conn.port}"
-    verify = extra.get("verify", True)
-    if isinstance(verify, str) and verify.lower() in ("false", "0", "no"):
-        verify = False
-    return GatewaySettings(
+    return Policy(
+        gateway=name,
+        protocol=gateway.protocol,
         base_url=base_url,
         api_key=conn.password or "",
-        verify=verify,
-        default_model=extra.get("default_model") or None,
-        timeout=float(extra.get("timeout") or timeout),
+        verify=parse_verify(extra.get("verify"), gateway=name),
+        timeout=parse_timeout(extra.get("timeout"), timeout, gateway=name),
+        block_private_addresses=parse_bool(extra.get("block_private_addresses", False),
+                                           name="block_private_addresses", gateway=name),
+        conn_id=conn_id,
     )
 
 
-def gateway_message(text: str) -> str:
-    """The gateway's own words from an error body: ``error.message``, ``message``, or the text."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:300] or "(empty body)"
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-        if isinstance(err, str) and err:
-            return err
-        if body.get("message"):
-            return str(body["message"])
-    return json.dumps(body)[:300]
-
-
-def error_for_status(status: int, headers: Any, text: str, *, protocol: VideoProtocol, operation_id: str | None,
-                     step: str, api_key: str = "") -> VideoGenError:
-    """Map an HTTP error answer onto a typed error (the one place that decides, sync and async alike).
-
-    The protocol may name the kind first (``VideoProtocol.error_kind``) for gateway-specific answers,
-    such as Google's 400 for a bad key or New API's 400 ``task_not_exist``.
-    """
-    gateway = protocol.gateway
-    words = gateway_message(text)
-    if api_key:
-        words = words.replace(api_key, "***")
-    message = f"{step} answered HTTP {status}: {words}"
-    kind = protocol.error_kind(status, text)
-    if kind == "auth" or status in (401, 403):
-        return GatewayAuthError(f"{message} (check the connection's API key)", gateway=gateway,
-                                operation_id=operation_id)
-    if status in retries.RETRYABLE_STATUS:
-        return TransientGatewayError(message, gateway=gateway, operation_id=operation_id, status=status,
-                                     retry_after=retries.retry_after(dict(headers or {})))
-    if kind == "not_found" or (status in (404, 410) and step != "submit"):
-        return VideoNotFound(message, gateway=gateway, operation_id=operation_id)
-    return GatewayRequestRejected(message, gateway=gateway, operation_id=operation_id)
-
-
-def _ssl_for(verify: bool | str) -> Any:
-    """aiohttp's ``ssl`` argument for a requests-style ``verify`` (True, False or a CA bundle path)."""
-    if isinstance(verify, str):
-        import ssl
-
-        return ssl.create_default_context(cafile=verify)
-    return True if verify else False
-
-
-_SHARED_SESSIONS: dict[Any, list] = {}  # event loop -> [aiohttp.ClientSession, number of users]
-
-
-@contextlib.asynccontextmanager
-async def shared_client_session():
-    """One ``aiohttp.ClientSession`` (and connection pool) per event loop, shared by every trigger in it.
-
-    The triggerer runs all its triggers in one loop: sharing the session keeps one keep-alive pool
-    instead of one per trigger (fewer TCP connections, less memory and CPU per poll). The session is
-    closed when its last user leaves. No credentials live in it: each request carries its own headers.
-    """
-    import aiohttp
-
-    loop = asyncio.get_running_loop()
-    entry = _SHARED_SESSIONS.get(loop)
-    if entry is None or entry[0].closed:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
-        entry = _SHARED_SESSIONS[loop] = [aiohttp.ClientSession(connector=connector), 0]
-    entry[1] += 1
-    try:
-        yield entry[0]
-    finally:
-        entry[1] -= 1
-        if entry[1] == 0 and _SHARED_SESSIONS.get(loop) is entry:
-            del _SHARED_SESSIONS[loop]
-            with contextlib.suppress(Exception):
-                await asyncio.shield(entry[0].close())
+def _default_model(extra: dict[str, Any]) -> str | None:
+    value = extra.get("default_model") if isinstance(extra, dict) else None
+    return str(value).strip() or None if value else None
 
 
 class VideoGenHook(BaseHook):
@@ -167,7 +101,8 @@ class VideoGenHook(BaseHook):
     default URL (e.g. the built-in emulator). Subclasses set :attr:`gateway_name`.
 
     :param conn_id: Airflow connection id.
-    :param timeout: read timeout of one HTTP request, in seconds (connect timeout: 10 s).
+    :param timeout: seconds one API request may take in total, when the connection's ``timeout`` extra
+        does not say (connect timeout: 10 s); see ``transport.py`` for what it means for downloads.
     :param max_attempts: tries for one status poll, submit or download request before a transient
         error is raised.
     :param retry_initial: first backoff wait in seconds (doubling, with jitter, up to 60 s) when the
@@ -179,7 +114,6 @@ class VideoGenHook(BaseHook):
     conn_type = "videogen"
     hook_name = "Video generation"
     gateway_name: ClassVar[str] = ""
-    _registry: ClassVar[dict[str, type[VideoGenHook]]] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -187,30 +121,26 @@ class VideoGenHook(BaseHook):
             gateway = GATEWAYS[cls.gateway_name]
             cls.conn_type = gateway.conn_type
             cls.hook_name = f"{gateway.label} (video generation)"
-            VideoGenHook._registry[gateway.conn_type] = cls
 
-    def __init__(self, conn_id: str = default_conn_name, *, timeout: float = 60.0,
+    def __init__(self, conn_id: str = default_conn_name, *, timeout: float = DEFAULT_TIMEOUT,
                  max_attempts: int = retries.DEFAULT_MAX_ATTEMPTS, retry_initial: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
-        self._async_settings: GatewaySettings | None = None
-        self._async_request_kwargs: dict[str, Any] | None = None
+        self._async_policy: Policy | None = None
+        self._default_model: str | None = None
 
     # -- choosing the hook for a connection ------------------------------------------------------
     @classmethod
     def class_for_conn_type(cls, conn_type: str | None) -> type[VideoGenHook]:
-        import airflow_provider_videogen.hooks.gateways  # noqa: F401  (registers the subclasses)
-
-        try:
-            return cls._registry[conn_type or ""]
-        except KeyError:
+        gateway = GATEWAY_BY_CONN_TYPE.get(conn_type or "")
+        if gateway is None:
             known = ", ".join(sorted(GATEWAY_BY_CONN_TYPE))
-            raise GatewayRequestRejected(
-                f"connection type {conn_type!r} is not a video-generation gateway (expected one of: {known})"
-            ) from None
+            raise InvalidConnection(
+                f"connection type {conn_type!r} is not a video-generation gateway (expected one of: {known})")
+        return getattr(importlib.import_module(registry.HOOK_MODULE), gateway.hook_class)
 
     @classmethod
     def for_connection(cls, conn_id: str, **kwargs) -> VideoGenHook:
@@ -225,7 +155,7 @@ class VideoGenHook(BaseHook):
         conn = await get_async_connection(conn_id, hook=cls)
         hook = cls.class_for_conn_type(conn.conn_type)(conn_id, **kwargs)
         extra = await get_async_extra_dejson(conn)
-        hook._async_settings = settings_from_connection(conn, extra, hook.gateway, hook.timeout)
+        hook._async_policy = settings_from_connection(conn, extra, hook.gateway, hook.timeout, conn_id)
         return hook
 
     # -- settings ---------------------------------------------------------------------------------
@@ -238,149 +168,120 @@ class VideoGenHook(BaseHook):
         return self.gateway.protocol
 
     @cached_property
-    def settings(self) -> GatewaySettings:
+    def settings(self) -> Policy:
+        """The connection's transport policy (base URL, key, TLS, timeout); read once per hook."""
         conn = self.get_connection(self.conn_id)
-        return settings_from_connection(conn, conn.extra_dejson, self.gateway, self.timeout)
-
-    async def asettings(self) -> GatewaySettings:
-        """Settings read with Airflow's deadlock-safe async connection helpers (for the triggerer)."""
-        if self._async_settings is None:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-            conn = await get_async_connection(self.conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
-            self._async_settings = settings_from_connection(conn, extra, self.gateway, self.timeout)
-        return self._async_settings
-
-    def auth_headers(self, settings: GatewaySettings) -> dict[str, str]:
-        if not settings.api_key:
-            raise GatewayAuthError(f"connection {self.conn_id!r} has no API key in Password", gateway=self.gateway_name)
-        return self.protocol.auth_headers(settings.api_key)
+        extra = conn.extra_dejson
+        self._default_model = _default_model(extra)
+        return settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
 
     def default_model(self) -> str:
-        return self.settings.default_model or self.gateway.default_model
+        """The connection's ``default_model`` extra, else the gateway's documented default.
 
-    # -- sync transport (workers) -----------------------------------------------------------------
+        :raises InvalidVideoRequest: neither exists (an OpenAI-compatible gateway has no default model).
+        """
+        _ = self.settings  # reads the connection (and its default_model extra)
+        model = self._default_model or self.gateway.default_model
+        if not model:
+            raise InvalidVideoRequest(f"no model given, and connection {self.conn_id!r} has no default_model "
+                                      f"extra: {self.gateway.label} has no default model", gateway=self.gateway_name)
+        return model
+
     @cached_property
-    def session(self) -> requests.Session:
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-        return session
-
-    def _send(self, req: HttpRequest, *, step: str, operation_id: str | None = None) -> requests.Response:
-        settings = self.settings
-        try:
-            response = self.session.request(
-                req.method, settings.base_url + req.path, params=req.params, json=req.json, data=req.form,
-                files=req.files, headers={"Accept": "application/json", **self.auth_headers(settings)},
-                timeout=(CONNECT_TIMEOUT, settings.timeout), verify=settings.verify, allow_redirects=False,
-            )
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-            refused = isinstance(err, requests.ConnectTimeout) or "NewConnectionError" in repr(err)
-            if step == "submit" and not refused:
-                raise SubmitOutcomeUnknown(
-                    f"submit failed after the request may have reached the gateway ({type(err).__name__}); "
-                    "the job may exist and be billed: check the gateway before retrying",
-                    gateway=self.gateway_name) from None
-            raise TransientGatewayError(f"{step}: {type(err).__name__} talking to {settings.base_url}",
-                                        gateway=self.gateway_name, operation_id=operation_id) from None
-        except requests.Timeout:
-            if step == "submit":
-                raise SubmitOutcomeUnknown(
-                    f"submit timed out after {settings.timeout:.0f} s; the gateway may have accepted (and billed) "
-                    "the job: check the gateway before retrying", gateway=self.gateway_name) from None
-            raise TransientGatewayError(f"{step}: no answer within {settings.timeout:.0f} s",
-                                        gateway=self.gateway_name, operation_id=operation_id) from None
-        if response.status_code >= 300:
-            error = error_for_status(response.status_code, response.headers, response.text, protocol=self.protocol,
-                                     operation_id=operation_id, step=step, api_key=settings.api_key)
-            if step == "submit" and (response.status_code >= 500 or response.status_code == 408):
-                raise SubmitOutcomeUnknown(f"{error.reason}; the gateway may have accepted (and billed) the job: "
-                                           "check the gateway before retrying", gateway=self.gateway_name)
-            raise error
-        return response
-
-    def _json(self, response: requests.Response, *, step: str, operation_id: str | None = None) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise GatewayResponseError(f"{step} answered non-JSON ({response.headers.get('Content-Type')}): "
-                                       f"{gateway_message(response.text)}", gateway=self.gateway_name,
-                                       operation_id=operation_id) from None
+    def transport(self) -> SyncTransport:
+        """The worker-side transport (requests) under this connection's policy."""
+        return SyncTransport(self.settings)
 
     def retrying(self):
         """The tenacity policy for one sync call (see ``retries.py``)."""
         return retries.retrying(max_attempts=self.max_attempts, initial=self.retry_initial, log=self.log)
 
+    # -- the three steps --------------------------------------------------------------------------
+    def check_request(self, request: GenerationRequest) -> None:
+        """Refuse, before anything is paid, what this gateway certainly cannot do: a retired model, or
+        parameters its protocol does not document (``VideoProtocol.check``).
+
+        :raises ModelNotAvailable: a retired model. :raises InvalidVideoRequest: a bad or unsupported parameter.
+        """
+        reason = self.gateway.retired_models.get(request.model)
+        if reason:
+            raise ModelNotAvailable(f"model {request.model!r} is retired at {self.gateway.label}: {reason}",
+                                    gateway=self.gateway_name)
+        self.protocol.check(request)
+
     def submit(self, request: GenerationRequest) -> str:
         """Submit one generation job and return its operation id.
 
-        Retried only while the job certainly does not exist (connection refused, HTTP 429). A timeout or
-        5xx raises :class:`SubmitOutcomeUnknown` and is never retried: the job may be billed.
+        Retried only while the job certainly does not exist (DNS failure, connection refused, HTTP 429). A
+        timeout or 5xx raises :class:`SubmitOutcomeUnknown` and is never retried: the job may be billed.
 
-        :raises GatewayAuthError: key rejected. :raises GatewayRequestRejected: bad model/parameters.
+        :raises GatewayAuthError: key rejected. :raises ModelNotAvailable: unknown or retired model.
+        :raises GatewayRequestRejected: bad parameters. :raises InvalidVideoRequest: refused before sending.
         """
+        self.check_request(request)
         http = self.protocol.build_submit(request)
         for attempt in self.retrying():
             with attempt:
-                response = self._send(http, step="submit")
-        return self.protocol.parse_submit(self._json(response, step="submit"))
+                body, _ = self.transport.api(http, step="submit", model=request.model)
+        return self.protocol.parse_submit(body)
+
+    def _parse_status(self, operation_id: str, body: Any, headers: dict[str, str]) -> VideoOperation:
+        """The protocol's parse, with any surprise in the body's shape reported as GatewayResponseError."""
+        try:
+            return self.protocol.parse_status(operation_id, body, headers)
+        except VideoGenError:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as err:
+            raise GatewayResponseError(f"status answer has an unexpected shape ({type(err).__name__}: "
+                                       f"{self.settings_redact(str(err))[:200]})", gateway=self.gateway_name,
+                                       operation_id=operation_id) from None
+
+    def settings_redact(self, text: str) -> str:
+        policy = self._async_policy or self.settings
+        return policy.redact(text)
 
     def get_operation(self, operation_id: str) -> VideoOperation:
         """Poll the job once (transient errors retried) and return it normalised.
 
         :raises VideoNotFound: unknown operation id. :raises TransientGatewayError: retries exhausted.
+        :raises GatewayResponseError: the answer is unreadable or oversized.
         """
         http = self.protocol.build_status(operation_id)
         for attempt in self.retrying():
             with attempt:
-                response = self._send(http, step="status", operation_id=operation_id)
-                body = self._json(response, step="status", operation_id=operation_id)
-        return self.protocol.parse_status(operation_id, body, dict(response.headers))
+                body, headers = self.transport.api(http, step="status", operation_id=operation_id)
+        return self._parse_status(operation_id, body, headers)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key with the gateway's model list (the Test button in the Airflow UI)."""
-        try:
-            self._send(self.protocol.build_test_connection(), step="connection test")
-        except Exception as err:  # noqa: BLE001  (reported to the UI, not raised)
-            return False, str(err)
-        return True, f"Connected to {self.gateway.label} at {self.settings.base_url}"
+        """The UI's Test button: one cheap authenticated call (the model list), in words a user understands.
 
-    # -- async transport (triggerer) --------------------------------------------------------------
+        Tells apart "OK", "key rejected" and "gateway unreachable" (and says so for anything else).
+        """
+        try:
+            policy = self.settings
+            self.transport.api(self.protocol.build_test_connection(), step="connection test")
+        except GatewayAuthError as err:
+            return False, f"Key rejected: {self.gateway.label} refused the API key ({err.reason})"
+        except TransientGatewayError as err:
+            return False, f"Gateway unreachable: {err.reason}"
+        except VideoGenError as err:
+            return False, f"Unexpected answer from the gateway: {err.reason}"
+        return True, f"OK: connected to {self.gateway.label} at {policy.base_url}, and the key was accepted"
+
+    # -- async (triggerer) ------------------------------------------------------------------------
     async def aget_operation(self, operation_id: str, session: aiohttp.ClientSession) -> VideoOperation:
         """Poll the job once through ``session`` (one try; the trigger owns the retry loop).
 
-        :raises TransientGatewayError: 408/429/5xx, connection error or timeout (``retry_after`` set
-            from the gateway's hint). Other errors as in :meth:`get_operation`.
+        :raises TransientGatewayError: 408/429/5xx, connection error or deadline (``retry_after`` set from
+            the gateway's hint). Other errors as in :meth:`get_operation`.
         """
-        import aiohttp
+        if self._async_policy is None:
+            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
-        settings = await self.asettings()
-        if self._async_request_kwargs is None:  # built once per hook: headers, TLS, timeout
-            self._async_request_kwargs = {
-                "headers": {"Accept": "application/json", "User-Agent": TRIGGER_USER_AGENT,
-                            **self.auth_headers(settings)},
-                "ssl": _ssl_for(settings.verify),
-                "allow_redirects": False,
-                "timeout": aiohttp.ClientTimeout(total=settings.timeout, sock_connect=CONNECT_TIMEOUT),
-            }
-        http = self.protocol.build_status(operation_id)
-        try:
-            async with session.request(http.method, settings.base_url + http.path, params=http.params,
-                                       **self._async_request_kwargs) as response:
-                raw = await response.read()
-                headers = dict(response.headers)
-                status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise TransientGatewayError(f"status: {type(err).__name__} talking to {settings.base_url}",
-                                        gateway=self.gateway_name, operation_id=operation_id) from None
-        text = raw.decode("utf-8", "replace")
-        if status >= 300:
-            raise error_for_status(status, headers, text, protocol=self.protocol, operation_id=operation_id,
-                                   step="status", api_key=settings.api_key)
-        try:
-            body = json.loads(text)
-        except ValueError:
-            raise GatewayResponseError(f"status answered non-JSON: {gateway_message(text)}",
-                                       gateway=self.gateway_name, operation_id=operation_id) from None
-        return self.protocol.parse_status(operation_id, body, headers)
+            conn = await get_async_connection(self.conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            self._async_policy = settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
+        transport = AsyncTransport(self._async_policy, session)
+        body, headers = await transport.api(self.protocol.build_status(operation_id), step="status",
+                                            operation_id=operation_id)
+        return self._parse_status(operation_id, body, headers)
