@@ -1,7 +1,8 @@
 """Retry decisions, in one place: which failures are transient, and how long to wait before the next try.
 
 - Retryable HTTP statuses: 408, 429, 500, 502, 503, 504 (the OpenAI and google-genai SDKs' sets,
-  gateway-protocols.md §5.1/§5.2); connection errors and read stalls.
+  openai-python ``_base_client.py``, python-genai
+  ``_api_client.py``); connection errors and read stalls.
 - Wait: the gateway's hint first (``retry-after-ms``, then ``Retry-After`` in seconds or as an HTTP date,
   parsed by ``gateways.wire.retry_after``),
   capped at ``max_wait``; otherwise exponential backoff with full jitter (tenacity), 1 s doubling up to

@@ -194,13 +194,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) >= 2**63:
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_json(data: bytes | str) -> Any:
-    """``json.loads`` that refuses NaN, Infinity and numbers that overflow a float (``1e999``)."""
-    return json.loads(data, parse_float=_finite_float, parse_constant=_no_constants)
+    """``json.loads`` that refuses NaN, Infinity, numbers that overflow a float (``1e999``) and integers
+    beyond 64 bits."""
+    return json.loads(data, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constants)
 
 
 class _Answer:
@@ -403,6 +411,8 @@ class SyncTransport:
                 raise TransientGatewayError(f"{step}: could not connect to {where} ({type(err).__name__}); "
                                             "nothing was sent", gateway=policy.gateway,
                                             operation_id=operation_id) from None
+            if isinstance(err, requests.Timeout):
+                raise _Deadline(policy, step, operation_id).expired() from None
             if step == "submit":
                 raise SubmitOutcomeUnknown(
                     f"submit failed after the request may have reached the gateway ({type(err).__name__}); "

@@ -58,7 +58,7 @@ FORMS = [
     ("thucchien", {"thucchien_download": "redirect"}, None, True),
     ("mixroute", {"mixroute_url_form": "cdn"}, "veo-3.1-fast-generate-preview", True),
     ("mixroute", {"mixroute_url_form": "data_url", "mixroute_wrap": True}, "veo-3.1-fast-generate-preview", False),
-    ("mixroute", {}, "sora-2", False),  # base64 download endpoint (seed 003)
+    ("mixroute", {}, "sora-2", False),  # base64 download endpoint (MixRoute "Download video")
 ]
 
 

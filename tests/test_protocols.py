@@ -1,4 +1,4 @@
-"""The pure protocols, on the gateways' own example bodies (``shared/seeds/`` and the references)."""
+"""The pure protocols, on the gateways' own example bodies (their public documentation pages)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ TOKENOPS = GATEWAYS["tokenops"].protocol
 OPENAI = GATEWAYS["openai"].protocol
 MIXROUTE = GATEWAYS["mixroute"].protocol
 
-# seed 001 (AI Thực Chiến, "Kiểm tra trạng thái video"), example response, verbatim.
+# AI Thực Chiến "Kiểm tra trạng thái video"
+# (https://docs.thucchien.ai/docs/api-reference/video-generation-status): example response, verbatim.
 SEED_001_STATUS = json.loads("""{
   "name": "models/veo-3.0-generate-preview/operations/idrk08ltkg0a",
   "done": true,
@@ -36,7 +37,8 @@ SEED_001_STATUS = json.loads("""{
     }
   }
 }""")
-# seed 003 (MixRoute), the Sora 2 flow: submit answer, and the download endpoint's body (shortened).
+# MixRoute "Download video" (https://docs.mixroute.ai/zh-hant/api-reference/endpoint/download-video):
+# the Sora 2 flow: submit answer, and the download endpoint's body (shortened).
 SEED_003_SUBMIT = {"task_id": "video_69095b4ce0048190893a01510c0c98b0", "status": "submitted", "format": "mp4"}
 SEED_003_DOWNLOAD = {"success": True, "generation_id": "video_xxx", "task_id": "video_xxx", "format": "mp4",
                      "size": 15728640, "base64": "AAAAIGZ0eXBpc29tAAACAGlzb21pc28yYXZjMW1wNDE...",
@@ -128,7 +130,7 @@ def test_hingnet_submit_is_json_like_its_examples():
 
 
 def test_hingnet_documented_bodies():
-    # gateway-protocols.md §2: create answer, /openai/video-query.md in progress and done.
+    # https://docs.hingnet.com.cn/openai/video-generation (create answer), /openai/video-query.md (in progress, done).
     assert HINGNET.parse_submit({"id": "video_abc123", "object": "video", "status": "queued", "progress": 0}) == \
         "video_abc123"
     running = HINGNET.parse_status("video_abc123", {"status": "processing", "progress": 45, "seconds": "4"})

@@ -3,7 +3,8 @@
 Pure code: no I/O, no Airflow. A protocol builds :class:`HttpRequest` objects (a path relative to the
 gateway's base URL) and parses JSON bodies into :class:`VideoOperation`. The hooks do the I/O.
 
-Source of the model and the state table: ``shared/reference/gateway-protocols.md`` §6.
+The state table merges the gateways' documented vocabularies with New API's status mapping
+(https://github.com/QuantumNous/new-api, ``relay/channel/task/sora/adaptor.go`` ``ParseTaskResult``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 State = Literal["pending", "running", "succeeded", "failed"]
 TERMINAL_STATES = frozenset({"succeeded", "failed"})
 
-# gateway-protocols.md §5.3 (New API's Sora adaptor, case-insensitive) and §6.2, merged.
+# New API's Sora adaptor synonyms (QuantumNous/new-api sora/adaptor.go, case-insensitive) and each gateway's
+# documented words (HingNet video-query, MixRoute query-video-task, TokenOps video-status), merged.
 STATUS_SYNONYMS: dict[str, State] = {
     **dict.fromkeys(
         ("queued", "pending", "submitted", "not_start", "notstarted", "preparing", "unknown", "created",

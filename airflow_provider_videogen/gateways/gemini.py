@@ -7,8 +7,9 @@
    and ``raiMediaFilteredReasons`` is Veo's safety filter.
 3. download: ``GET {download}/files/{video_id}:download?alt=media``, ``video_id`` taken from the uri.
 
-Sources: seeds 000 (Thực Chiến download) and 001 (Thực Chiến status, with its example response);
-gateway-protocols.md §1 and §5.1 (Google's REST shape, RAI filtering, Vertex/SkyEngine variants).
+Sources: AI Thực Chiến "Tải xuống video hoàn thành" (https://docs.thucchien.ai/docs/api-reference/video-generation-download);
+AI Thực Chiến "Kiểm tra trạng thái video" (https://docs.thucchien.ai/docs/api-reference/video-generation-status);
+https://ai.google.dev/gemini-api/docs/video and python-genai ``models.py`` (REST shape, RAI filtering).
 Auth is ``x-goog-api-key`` on every step.
 """
 
@@ -44,7 +45,7 @@ class GeminiProtocol(VideoProtocol):
 
     :param api_prefix: path prefix of the API (``/v1beta`` for Google, ``/gemini/v1beta`` for Thực Chiến).
     :param download_prefix: path prefix of file downloads (``/v1beta`` for Google,
-        ``/gemini/download/v1beta`` for Thực Chiến, seed 000).
+        ``/gemini/download/v1beta`` for Thực Chiến's download page).
     """
 
     name = "gemini"

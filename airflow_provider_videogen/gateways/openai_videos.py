@@ -6,10 +6,12 @@
 2. status: ``GET /v1/videos/{id}``; ``status`` in any of the documented vocabularies
    (``queued/in_progress/completed``, HingNet's ``processing/success``, TokenOps' ``pending``),
    ``progress`` 0-100, ``expires_at``, ``error:{code,message}``; the ``openai-poll-after-ms`` header.
-3. download: ``GET /v1/videos/{id}/content``: the MP4 bytes, a redirect to a CDN (HingNet, seed 002)
-   or JSON ``{"video_url","expires_at"}`` (TokenOps, seed 004).
+3. download: ``GET /v1/videos/{id}/content``: the MP4 bytes, a redirect to a CDN (HingNet "视频下载": use ``curl -L``)
+   or JSON ``{"video_url","expires_at"}`` (TokenOps ``VideoContentResponse``).
 
-Sources: seeds 002 (HingNet download) and 004 (TokenOps download); gateway-protocols.md §2, §4, §5.2.
+Sources: HingNet "视频下载" (docs.hingnet.com.cn);
+TokenOps AI API "GET /v1/videos/{video_id}/content" (docs-model.skyengine.com.cn);
+https://docs.hingnet.com.cn/openai/video-generation; openai-python ``resources/videos.py``.
 """
 
 from __future__ import annotations

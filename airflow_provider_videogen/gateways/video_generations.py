@@ -8,9 +8,10 @@
    ``submitted``/``pending`` (and New API's upper-case ``SUCCESS``...); ``progress`` may be ``"45%"``.
 3. download: Veo/Wan/Seedance put the video in ``url`` (a CDN link or a ``data:video/mp4;base64`` URL);
    Sora 2 has no url and ``GET /v1/video/generations/download?id={task_id}`` answers JSON with the whole
-   video in ``base64`` and its ``size`` in bytes (seed 003).
+   video in ``base64`` and its ``size`` in bytes (MixRoute "Download video" (https://docs.mixroute.ai/zh-hant/api-reference/endpoint/download-video)).
 
-Sources: seed 003 (MixRoute download and the full Sora 2 flow); gateway-protocols.md §3 and §5.3.
+Sources: MixRoute "Download video" (https://docs.mixroute.ai/zh-hant/api-reference/endpoint/download-video);
+https://docs.mixroute.ai/en/api-reference/endpoint/submit-video-task and /veo; New API (QuantumNous/new-api).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class VideoGenerationsProtocol(VideoProtocol):
         return HttpRequest("GET", "/v1/models")
 
     def error_kind(self, status: int, body: str) -> str | None:
-        # New API answers an unknown task with HTTP 400 {"code":"task_not_exist",...} (gateway-protocols.md §3).
+        # New API answers an unknown task with HTTP 400 {"code":"task_not_exist",...}
+        # (QuantumNous/new-api relay_task.go).
         return "not_found" if status == 400 and "task_not_exist" in body else None
 
     def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:

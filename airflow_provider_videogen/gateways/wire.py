@@ -254,32 +254,40 @@ class JsonScanner:
             if self._in_string:
                 i = self._string_bytes(chunk, i, out)
                 continue
-            c = chunk[i:i + 1]
+            match = _STRUCTURAL.search(chunk, i)
+            j = match.start() if match else n
+            if j > i:  # whitespace and at most one scalar (number, true, false, null): copied as one run
+                run = chunk[i:j]
+                if not self._in_scalar and run.strip():
+                    self._in_scalar = True
+                    self._value_starts()
+                    frame = self._stack[-1] if self._stack else None
+                    if len(self._stack) == 1 and frame[0] == "o" and frame[1] in self.want_scalars:
+                        self._scalar = []
+                if self._scalar is not None and sum(map(len, self._scalar)) < 64:
+                    self._scalar.append(run)
+                self._keep(out, run)
+                i = j
+                continue
+            c = chunk[j:j + 1]
             frame = self._stack[-1] if self._stack else None
-            if c in b",]} \t\r\n:":
-                if self._scalar is not None:
-                    self._end_scalar()
-                self._in_scalar = False
-                if c == b"," and frame and frame[0] == "o":
-                    frame[2] = True
-                elif c == b":" and frame and frame[0] == "o":
-                    frame[2] = False
-                elif c in b"]}" and self._stack:
-                    self._stack.pop()
-            elif c == b'"':
+            if self._scalar is not None:
+                self._end_scalar()
+            self._in_scalar = False
+            if c == b'"':
                 self._open_string(frame)
             elif c in b"{[":
                 self._value_starts()
                 self._stack.append(["o", None, True] if c == b"{" else ["a", -1])
-            elif not self._in_scalar:  # a number, true, false or null starts
-                self._in_scalar = True
-                self._value_starts()
-                if len(self._stack) == 1 and frame[0] == "o" and frame[1] in self.want_scalars:
-                    self._scalar = [c]
-            elif self._scalar is not None and len(self._scalar) < 64:
-                self._scalar.append(c)
+            elif c in b"]}":
+                if self._stack:
+                    self._stack.pop()
+            elif c == b"," and frame and frame[0] == "o":
+                frame[2] = True
+            elif c == b":" and frame and frame[0] == "o":
+                frame[2] = False
             self._keep(out, c)
-            i += 1
+            i = j + 1
         return b"".join(out)
 
     def _end_scalar(self) -> None:
@@ -358,6 +366,7 @@ def json_path(dotted: str) -> tuple[str | int, ...]:
 
 
 ELIDED = "\u2026<elided>"
+_STRUCTURAL = re.compile(rb'["{}\[\],:]')
 
 
 def is_elided(value: Any) -> bool:

@@ -12,7 +12,7 @@ import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseHook
+from airflow_provider_videogen._compat import BaseHook  # isort: skip  (compat BaseHook + 3.1 connection form)
 
 from airflow_provider_videogen import registry, retries
 from airflow_provider_videogen.exceptions import (
@@ -130,6 +130,7 @@ class VideoGenHook(BaseHook):
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self._async_policy: Policy | None = None
+        self._atransport: AsyncTransport | None = None
         self._default_model: str | None = None
 
     # -- choosing the hook for a connection ------------------------------------------------------
@@ -281,7 +282,8 @@ class VideoGenHook(BaseHook):
             conn = await get_async_connection(self.conn_id, hook=self)
             extra = await get_async_extra_dejson(conn)
             self._async_policy = settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
-        transport = AsyncTransport(self._async_policy, session)
-        body, headers = await transport.api(self.protocol.build_status(operation_id), step="status",
+        if self._atransport is None or self._atransport.session is not session:
+            self._atransport = AsyncTransport(self._async_policy, session)  # built once per session: TLS, timeout
+        body, headers = await self._atransport.api(self.protocol.build_status(operation_id), step="status",
                                             operation_id=operation_id)
         return self._parse_status(operation_id, body, headers)

@@ -1,4 +1,4 @@
-"""One hook per connection type (design.md §2). Each only names its gateway; see ``gateways/``."""
+"""One hook per connection type (one per entry of ``registry.py``). Each only names its gateway; see ``gateways/``."""
 
 from __future__ import annotations
 
