@@ -13,12 +13,12 @@ GATEWAYS = ("thucchien", "hingnet", "mixroute", "tokenops", "gemini", "openai")
 # How the emulator plays each gateway in the end-to-end tests: its documented status vocabulary and
 # download form (see gateway-protocols.md; the emulator's config keys).
 GATEWAY_PROFILES: dict[str, dict] = {
-    "thucchien": {"thucchien_download": "bytes"},
-    "gemini": {"gemini_download": "redirect"},
-    "openai": {"status_vocab": "openai", "content_form": "bytes"},
-    "hingnet": {"status_vocab": "hingnet", "content_form": "redirect"},
-    "tokenops": {"status_vocab": "tokenops", "content_form": "json_url"},
-    "mixroute": {"mixroute_url_form": "cdn"},
+    "thucchien": {"gateway": "thucchien", "thucchien_download": "bytes"},
+    "gemini": {"gateway": "gemini", "gemini_download": "redirect"},
+    "openai": {"gateway": "openai", "status_vocab": "openai", "content_form": "bytes"},
+    "hingnet": {"gateway": "hingnet", "status_vocab": "hingnet", "content_form": "redirect"},
+    "tokenops": {"gateway": "tokenops", "status_vocab": "tokenops", "content_form": "json_url"},
+    "mixroute": {"gateway": "mixroute", "mixroute_url_form": "cdn"},
 }
 
 

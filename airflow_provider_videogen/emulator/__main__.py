@@ -14,6 +14,7 @@ import signal
 import sys
 
 from .core import State, make_config
+from .rules import GATEWAYS
 from .server import start_servers, stop_servers
 
 
@@ -28,6 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--video-bytes", type=int, default=None, help="exact size of every video (default clip + 1 KiB)")
     p.add_argument("--api-key", default=None,
                    help="accept only this key (default: any non-empty key; env VIDEOGEN_EMULATOR_API_KEY)")
+    p.add_argument("--gateway", default=None, choices=GATEWAYS,
+                   help="whose rules apply on the shared /v1/videos and /v1/models routes (default openai)")
+    p.add_argument("--lenient", action="store_true",
+                   help="accept what the gateways' documents do not allow (config strict=false)")
     p.add_argument("--config", default=None, help='other config keys as JSON, e.g. \'{"status_vocab": "hingnet"}\'')
     p.add_argument("--ready-file", default=None, help="also write the ready JSON line to this file")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
@@ -60,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = json.loads(args.config) if args.config else {}
-        flags = {"job_seconds": args.job_seconds, "video_bytes": args.video_bytes,
+        flags = {"job_seconds": args.job_seconds, "video_bytes": args.video_bytes, "gateway": args.gateway,
+                 "strict": False if args.lenient else None,
                  "api_key": args.api_key or os.environ.get("VIDEOGEN_EMULATOR_API_KEY")}
         config = make_config(**{**config, **{k: v for k, v in flags.items() if v is not None}})
     except (ValueError, TypeError) as exc:

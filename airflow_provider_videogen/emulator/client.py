@@ -78,14 +78,15 @@ class EmulatorClient:
     def faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "faults")
 
-    def add_fault(self, path: str, *, times: int = 1, method: str | None = None, site: str | None = None,
-                  status: int | None = None, headers: dict[str, str] | None = None, body: Any = None,
-                  delay_s: float | None = None, reset_after_bytes: int | None = None,
-                  truncate_to_bytes: int | None = None) -> list[dict[str, Any]]:
-        """Append a fault rule (``path`` is a regex searched in the request path); returns all rules."""
-        rule = {"path": path, "times": times, "method": method, "site": site, "status": status,
-                "headers": headers, "body": body, "delay_s": delay_s,
-                "reset_after_bytes": reset_after_bytes, "truncate_to_bytes": truncate_to_bytes}
+    def add_fault(self, path: str, *, times: int = 1, **fields: Any) -> list[dict[str, Any]]:
+        """Append a fault rule (``path`` is a regex searched in the request path); returns all rules.
+
+        ``fields`` are the rule's other fields (``method``, ``site``, ``status``, ``headers``, ``body``,
+        ``body_b64``, ``gzip``, ``gzip_of_zeros``, ``pad_to_bytes``, ``delay_s``, ``truncate_to_bytes``,
+        ``reset_after_bytes``, ``drip_bytes``, ``drip_interval_s``, ``close_delimited``, ``bump_version``;
+        see ``POST /_emulator/faults``); None values are left out.
+        """
+        rule = {"path": path, "times": times, **fields}
         return self._call("POST", "faults", {k: v for k, v in rule.items() if v is not None})
 
     def clear_faults(self) -> None:

@@ -5,52 +5,64 @@ Everything here is touched only from the event loop thread (handlers), so no loc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import json
 import re
 import secrets
-import socket
 import string
-import struct
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
-from .videos import VideoSource, b64_len, default_video_bytes, min_video_bytes, parse_range
+from .rules import GATEWAYS, MODELS_BY_GATEWAY, VOCAB_BY_GATEWAY, Upload, json_type
+from .videos import VideoSource, default_video_bytes, min_video_bytes
 
 # --------------------------------------------------------------------------------------- config
 
-VOCABS = {  # queued, running, succeeded, failed words per gateway (reference §0.1, §2, §4, §5.2)
-    "openai": ("queued", "in_progress", "completed", "failed"),  # OpenAI Video object
-    "hingnet": ("queued", "processing", "success", "failed"),  # HingNet /openai/video-query.md
-    "hingnet_veo": ("queued", "in_progress", "completed", "failed"),  # HingNet /gemini/video-get.md
-    "tokenops": ("pending", "in_progress", "completed", "failed"),  # TokenOps/apigo video-status
+VOCABS = {  # queued, running, succeeded, failed words per gateway
+    "openai": ("queued", "in_progress", "completed", "failed"),  # openai-python types/video.py (Video.status)
+    "hingnet": ("queued", "processing", "success", "failed"),  # https://docs.hingnet.com.cn/openai/video-query.md
+    "hingnet_veo": ("queued", "in_progress", "completed", "failed"),  # https://docs.hingnet.com.cn/gemini/video-get.md
+    "tokenops": ("pending", "in_progress", "completed", "failed"),  # https://docs.apigo.ai/en/api-reference/endpoints/openai/video-status
 }
 CHOICES = {
-    "status_vocab": tuple(VOCABS),
+    "gateway": GATEWAYS,
+    "status_vocab": ("auto", *VOCABS),
     "content_form": ("bytes", "redirect", "json_url"),
-    "gemini_download": ("redirect", "bytes"),
+    "gemini_download": ("redirect", "bytes", "inline"),
     "thucchien_download": ("bytes", "redirect"),
     "mixroute_url_form": ("cdn", "data_url"),
 }
+BOOLEANS = ("strict", "mixroute_wrap", "range_support", "compress_media")
 BUILTIN_DEFAULTS: dict[str, Any] = {
+    # Whose rules apply on the shared /v1/videos and /v1/models routes (and whose errors /v1/... give);
+    # /v1beta is always the Gemini API, /gemini AI Thực Chiến, /v1/video/generations MixRoute.
+    "gateway": "openai",
+    # Refuse what the played gateway's documents do not allow (rules.py); false: accept like before.
+    "strict": True,
     "job_seconds": 2.0,
     "video_bytes": None,  # None -> sample clip + 1 KiB (filled in by make_config)
-    "status_vocab": "openai",
+    # Status words of /v1/videos: "auto" = the gateway's documented set (VOCAB_BY_GATEWAY: HingNet's
+    # /openai/video-query words, TokenOps' "pending", else OpenAI's); or one set by name (HingNet
+    # documents two: "hingnet" and "hingnet_veo").
+    "status_vocab": "auto",
     "content_form": "bytes",
-    "gemini_download": "redirect",
+    "gemini_download": "redirect",  # "inline": the status carries the video as base64 encodedVideo
     "thucchien_download": "bytes",
     "mixroute_url_form": "cdn",
     "mixroute_wrap": False,
     "poll_after_ms": 1000,
     "range_support": True,
+    # Media gzip'd (Content-Encoding: gzip) whenever the request's Accept-Encoding allows it.
+    "compress_media": False,
+    # {gateway: [model, ...]} replacing that gateway's model list (rules.MODELS_BY_GATEWAY).
+    "models": {},
     "api_key": None,
 }
 
@@ -76,9 +88,13 @@ def validate_config(updates: dict[str, Any]) -> dict[str, Any]:
                 value = default_video_bytes()
             if isinstance(value, bool) or not isinstance(value, int) or value < min_video_bytes():
                 raise ValueError(f"video_bytes must be an integer >= {min_video_bytes()}")
-        elif key in ("mixroute_wrap", "range_support"):
+        elif key in BOOLEANS:
             if not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false")
+        elif key == "models":
+            if not isinstance(value, dict) or not set(value) <= set(GATEWAYS) or not all(
+                    isinstance(v, list) and all(isinstance(m, str) and m for m in v) for v in value.values()):
+                raise ValueError("models must map gateway names to lists of model names")
         elif key == "poll_after_ms":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError("poll_after_ms must be an integer >= 0 or null")
@@ -96,6 +112,17 @@ def make_config(**overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def models_of(cfg: dict[str, Any], gateway: str) -> tuple[str, ...]:
+    """The models ``gateway`` serves (its ``models`` override, else ``MODELS_BY_GATEWAY``)."""
+    return tuple(cfg["models"].get(gateway) or MODELS_BY_GATEWAY[gateway])
+
+
+def vocab_of(cfg: dict[str, Any]) -> str:
+    """The status vocabulary in force: ``status_vocab``, or the gateway's own when it is "auto"."""
+    vocab = cfg["status_vocab"]
+    return VOCAB_BY_GATEWAY.get(cfg["gateway"], "openai") if vocab == "auto" else vocab
+
+
 # ----------------------------------------------------------------------------------------- jobs
 
 FAIL_MESSAGE = "The video could not be generated (emulated failure)"
@@ -105,7 +132,8 @@ _ALNUM = string.ascii_lowercase + string.digits
 
 
 def gemini_id() -> str:
-    """A Google-style id: ``[a-z0-9]{12}`` like ``idrk08ltkg0a`` / ``3j6svp4106e7`` (seed 001)."""
+    """A Google-style id: ``[a-z0-9]{12}`` like ``idrk08ltkg0a`` / ``3j6svp4106e7`` (AI Thực Chiến
+    "Kiểm tra trạng thái video", docs.thucchien.ai)."""
     return "".join(secrets.choice(_ALNUM) for _ in range(12))
 
 
@@ -126,6 +154,8 @@ class Job:
     mono: float = field(default_factory=time.monotonic)
     cdn_token: str = field(default_factory=lambda: secrets.token_hex(8))
     sha256: str | None = None
+    version: int = 0
+    modified: int | None = None  # Last-Modified of a re-rendered video (``bump``)
     _video: VideoSource | None = None
 
     @property
@@ -154,7 +184,8 @@ class Job:
 
     @property
     def expires_at(self) -> int:
-        return self.completed_at + 3600  # HingNet example: expires_at - completed_at = 3600 (§0.5)
+        # https://docs.hingnet.com.cn/openai/video-query.md example: expires_at - completed_at = 3600
+        return self.completed_at + 3600
 
     @property
     def cdn_name(self) -> str:
@@ -162,15 +193,35 @@ class Job:
 
     def video(self) -> VideoSource:
         if self._video is None:
-            self._video = VideoSource(self.id, self.video_bytes)
+            self._video = VideoSource(self.id, self.video_bytes, self.version)
         return self._video
+
+    @property
+    def etag(self) -> str:
+        """Strong entity-tag of the current video version."""
+        digest = hashlib.sha1(f"{self.id}:{self.version}:{self.video_bytes}".encode()).hexdigest()[:24]
+        return f'"{digest}"'
+
+    @property
+    def last_modified(self) -> int:
+        return self.modified or self.completed_at
+
+    @property
+    def last_modified_http(self) -> str:
+        return formatdate(self.last_modified, usegmt=True)
+
+    def bump(self) -> None:
+        """Re-render: a different video of the same size (new bytes, ETag and Last-Modified)."""
+        self.version += 1
+        self.modified = max(int(time.time()), self.last_modified + 1)
+        self._video, self.sha256 = None, None
 
     def public(self) -> dict[str, Any]:
         d = {
             "id": self.id, "protocol": self.protocol, "model": self.model, "prompt": self.prompt,
             "params": self.params, "has_image": self.image is not None, "image": self.image,
             "created": self.created, "state": self.state(), "progress": self.progress(),
-            "job_seconds": self.job_seconds, "video_bytes": self.video_bytes,
+            "job_seconds": self.job_seconds, "video_bytes": self.video_bytes, "version": self.version,
         }
         if self.file_id:
             d["file_id"] = self.file_id
@@ -192,12 +243,15 @@ def describe_image(value: Any) -> dict[str, Any] | None:
     """Summarise an image input: ``{"url"}`` for URLs, ``{"mime_type","size","sha256"}`` for bytes."""
     if value is None or value == [] or value == "":
         return None
+    if isinstance(value, Upload):
+        return {"size": value.size, "sha256": value.sha256, "filename": value.filename,
+                "mime_type": value.content_type}
     if isinstance(value, bytes):
         return {"size": len(value), "sha256": hashlib.sha256(value).hexdigest()}
     if isinstance(value, list):
         return describe_image(value[0])
     if isinstance(value, dict):
-        if "bytesBase64Encoded" in value:  # Gemini API image (reference §5.1)
+        if "bytesBase64Encoded" in value:  # Gemini API image (python-genai _Image_to_mldev)
             d = describe_image(str(value["bytesBase64Encoded"])) or {}
             return d | {"mime_type": value.get("mimeType")}
         for k in ("image_url", "url", "uri", "gcsUri", "file_id"):
@@ -224,8 +278,18 @@ def describe_image(value: Any) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------ state and faults
 
 MAX_RECORDS = 10_000
-FAULT_FIELDS = {"method", "path", "site", "times", "status", "headers", "body", "delay_s",
-                "reset_after_bytes", "truncate_to_bytes"}
+# Fields that make a rule answer with a scripted response instead of the handler's.
+SCRIPTED_FIELDS = ("status", "body", "body_b64", "gzip_of_zeros")
+# Fields that change how a response body (scripted or normal) is written (transport.send_stream).
+BODY_FIELDS = ("reset_after_bytes", "truncate_to_bytes", "drip_bytes", "close_delimited", "bump_version")
+FAULT_FIELDS = {"method", "path", "site", "times", "headers", "delay_s", "drip_interval_s", "gzip", "pad_to_bytes",
+                *SCRIPTED_FIELDS, *BODY_FIELDS}
+
+
+def _check_fields(r: dict[str, Any], fields: tuple[str, ...], ok, message: str) -> None:
+    for k in fields:
+        if r.get(k) is not None and not ok(r[k]):
+            raise ValueError(f"{k} must be {message}")
 
 
 def validate_fault(rule: Any) -> dict[str, Any]:
@@ -249,13 +313,30 @@ def validate_fault(rule: Any) -> dict[str, Any]:
         raise ValueError('site must be "api" or "cdn"')
     if r.get("status") is not None and not (isinstance(r["status"], int) and 100 <= r["status"] <= 599):
         raise ValueError("status must be an HTTP status code")
-    for k in ("reset_after_bytes", "truncate_to_bytes"):
-        if r.get(k) is not None and (not isinstance(r[k], int) or r[k] < 0):
-            raise ValueError(f"{k} must be an integer >= 0")
-    if r.get("delay_s") is not None and (not isinstance(r["delay_s"], (int, float)) or not 0 <= r["delay_s"] <= 300):
-        raise ValueError("delay_s must be a number of seconds in [0, 300]")
-    if r.get("headers") is not None and not isinstance(r["headers"], dict):
-        raise ValueError("headers must be an object")
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def seconds(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 300
+
+    _check_fields(r, ("reset_after_bytes", "truncate_to_bytes", "gzip_of_zeros", "pad_to_bytes"), count,
+                  "an integer >= 0")
+    _check_fields(r, ("drip_bytes",), lambda v: count(v) and v > 0, "an integer > 0")
+    _check_fields(r, ("delay_s", "drip_interval_s"), seconds, "a number of seconds in [0, 300]")
+    _check_fields(r, ("gzip", "close_delimited", "bump_version"), lambda v: isinstance(v, bool), "true or false")
+    _check_fields(r, ("headers",), lambda v: isinstance(v, dict), "an object")
+    if sum(r.get(k) is not None for k in ("body", "body_b64", "gzip_of_zeros")) > 1:
+        raise ValueError("give at most one of body, body_b64, gzip_of_zeros")
+    if r.get("body_b64") is not None:
+        try:
+            base64.b64decode(r["body_b64"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise ValueError("body_b64 must be standard base64") from None
+    if r.get("pad_to_bytes") is not None and not isinstance(r.get("body"), dict):
+        raise ValueError("pad_to_bytes needs a JSON object body")
+    if r.get("reset_after_bytes") is not None and r.get("truncate_to_bytes") is not None:
+        raise ValueError("give at most one of reset_after_bytes, truncate_to_bytes")
     return r
 
 
@@ -312,11 +393,54 @@ class State:
 
 STATE = web.AppKey("videogen_emulator_state", State)
 SITE = web.AppKey("videogen_emulator_site", str)
-BODY_FAULT = web.RequestKey("videogen_emulator_body_fault", tuple)  # (byte limit, reset: bool)
+FAULT_RULE = web.RequestKey("videogen_emulator_fault_rule", dict)  # the fault rule matched for the request
 
 
 def state_of(request: web.Request) -> State:
     return request.app[STATE]
+
+
+BODY = web.RequestKey("videogen_emulator_body", tuple)  # (kind, value) of a parsed request body
+INVALID = object()  # a JSON body that does not parse
+
+
+async def read_body(request: web.Request) -> tuple[str, Any]:
+    """The request body, parsed once and cached on the request.
+
+    ``("json", value)`` (``INVALID`` if it does not parse), ``("multipart", {name: [str | Upload]})``,
+    ``("form", {name: [str]})`` for application/x-www-form-urlencoded, ``("other", None)`` otherwise.
+    File parts become ``Upload`` (size and sha256; the bytes are not kept).
+    """
+    if BODY in request:
+        return request[BODY]
+    ctype = media_type(request)
+    if ctype == "application/json":
+        try:
+            parsed: tuple[str, Any] = ("json", json.loads(await request.read()))
+        except (ValueError, UnicodeDecodeError):
+            parsed = ("json", INVALID)
+    elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form: dict[str, list[Any]] = {}
+        for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                digest, size = hashlib.sha256(), 0
+                while chunk := value.file.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                value = Upload(value.filename, value.content_type, size, digest.hexdigest())
+            form.setdefault(key, []).append(value)
+        parsed = ("multipart" if ctype == "multipart/form-data" else "form", form)
+    else:
+        parsed = ("other", None)
+    request[BODY] = parsed
+    return parsed
+
+
+def body_shape(kind: str, value: Any) -> Any:
+    """``body_shape`` of the request record: JSON -> ``shape``, multipart -> ``form_shape``, else None."""
+    if kind == "json" and value is not INVALID:
+        return shape(value)
+    return form_shape(value) if kind == "multipart" else None
 
 
 # ----------------------------------------------------------------------------- response helpers
@@ -327,113 +451,24 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
                         headers=headers)
 
 
-def openai_error(status: int, message: str, code: str | None, type_: str = "invalid_request_error") -> web.Response:
-    """OpenAI / New API error body ``{"error":{"message","type","code"}}`` (seed 002 Error schema)."""
-    return json_response({"error": {"message": message, "type": type_, "code": code}}, status)
+def media_type(request: web.Request) -> str | None:
+    """The request's media type, lower-case, without parameters; None without a Content-Type."""
+    if "Content-Type" not in request.headers:
+        return None
+    return request.headers["Content-Type"].split(";", 1)[0].strip().lower() or None
 
 
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+def shape(value: Any) -> Any:
+    """The recursive shape of a parsed JSON value: objects map key -> shape, arrays list the shapes of
+    their first three elements, scalars are their JSON type names."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value[:3]]
+    return json_type(value)
 
 
-def google_error(status: int, message: str) -> web.Response:
-    """google.rpc.Status error body ``{"error":{"code","message","status"}}`` (reference §5.1)."""
-    return json_response({"error": {"code": status, "message": message,
-                                     "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}, status)
-
-
-def task_error(code: str, message: str, status: int = 400) -> web.Response:
-    """New API task error ``{"code","message","data":null}`` (reference §3, §5.3)."""
-    return json_response({"code": code, "message": message, "data": None}, status)
-
-
-async def cut_connection(request: web.Request, reset: bool) -> None:
-    """Close the connection after flushing what was written: FIN, or RST when ``reset``."""
-    transport = request.transport
-    if transport is None:
-        return
-    for _ in range(2000):  # bounded: up to ~2 s for the kernel to take the buffered bytes
-        if transport.is_closing() or transport.get_write_buffer_size() == 0:
-            break
-        await asyncio.sleep(0.001)
-    if reset:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
-
-
-async def send_stream(request: web.Request, resp: web.StreamResponse, total: int,
-                      chunks: Iterable[bytes | memoryview]) -> web.StreamResponse:
-    """Send ``total`` body bytes from ``chunks`` with an exact Content-Length.
-
-    Honours a pending ``reset_after_bytes`` / ``truncate_to_bytes`` fault on this request.
-    """
-    resp.content_length = total
-    await resp.prepare(request)
-    if request.method == "HEAD":
-        return resp
-    fault = request.get(BODY_FAULT)
-    limit = fault[0] if fault and fault[0] < total else None
-    sent = 0
-    try:
-        for chunk in chunks:
-            if limit is not None and sent + len(chunk) > limit:
-                if limit > sent:
-                    await resp.write(chunk[: limit - sent])
-                await cut_connection(request, reset=fault[1])
-                return resp
-            await resp.write(chunk)
-            sent += len(chunk)
-    except ConnectionError:  # the client went away mid-body: nothing to answer
-        pass
-    return resp
-
-
-B64_MARKER = "@@videogen-b64@@"
-
-
-async def send_json_with_b64(request: web.Request, obj: Any, video: VideoSource,
-                             headers: dict[str, str] | None = None) -> web.StreamResponse:
-    """Stream a JSON object in which every ``B64_MARKER`` inside a string is the video's base64.
-
-    The JSON around the payload is tiny; the payload is encoded chunk by chunk while it is written
-    (``VideoSource.b64_chunks``), with an exact Content-Length, so a 256 MiB video never sits in
-    memory (MixRoute's download body, seed 003, carries it twice: ``base64`` and ``data_url``).
-    """
-    parts = json.dumps(obj).encode().split(B64_MARKER.encode())
-    total = sum(len(p) for p in parts) + (len(parts) - 1) * b64_len(video.size)
-
-    def pieces():
-        for i, part in enumerate(parts):
-            yield part
-            if i < len(parts) - 1:
-                yield from video.b64_chunks()
-
-    resp = web.StreamResponse(headers={"Content-Type": "application/json", **(headers or {})})
-    return await send_stream(request, resp, total, pieces())
-
-
-async def serve_video(request: web.Request, job: Job) -> web.StreamResponse:
-    """Serve a job's MP4 bytes: ``video/mp4``, Content-Length, single ``Range`` -> 206 (RFC 9110).
-
-    With ``range_support`` false the Range header is ignored (200, whole body).
-    """
-    video = job.video()
-    ranges = state_of(request).config["range_support"]
-    headers = {"Content-Type": "video/mp4"}
-    rng = parse_range(request.headers.get("Range"), video.size) if ranges else None
-    if ranges:
-        headers["Accept-Ranges"] = "bytes"
-    if rng == "unsatisfiable":
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{video.size}"})
-    start, end = rng or (0, video.size)
-    if rng:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{video.size}"
-    resp = web.StreamResponse(status=206 if rng else 200, headers=headers)
-    return await send_stream(request, resp, end - start, video.chunks(start, end))
-
-
-def redirect(location: str) -> web.Response:
-    return web.Response(status=302, headers={"Location": location})
+def form_shape(form: dict[str, list[Any]]) -> dict[str, Any]:
+    """Multipart fields: name -> "string" (text part) or "file" (file part); repeated -> a list."""
+    kinds = {k: ["file" if isinstance(v, Upload) else "string" for v in vs] for k, vs in form.items()}
+    return {k: vs[0] if len(vs) == 1 else vs for k, vs in kinds.items()}

@@ -1,21 +1,26 @@
 """The three gateway protocols, served at the gateways' own paths.
 
-* Gemini long-running operations: Google Gemini API (``/v1beta/...``, reference §5.1) and
-  AI Thực Chiến (the same under ``/gemini/...``, seeds 000 and 001, reference §1).
-* OpenAI-style ``/v1/videos``: OpenAI (§5.2), HingNet (seed 002, §2), TokenOps/SkyEngine (seed 004, §4).
-* New-API task style ``/v1/video/generations``: MixRoute (seed 003, §3, §5.3).
+* Gemini long-running operations: the Gemini API (``/v1beta/...``, https://ai.google.dev/gemini-api/docs/video)
+  and AI Thực Chiến (the same under ``/gemini/...``: "Kiểm tra trạng thái video" and "Tải xuống video
+  hoàn thành", docs.thucchien.ai).
+* OpenAI-style ``/v1/videos``: an OpenAI-compatible gateway, HingNet (HingNet 视频生成 / 视频下载,
+  docs.hingnet.com.cn) or TokenOps (docs-model.skyengine.com.cn videos endpoints), per ``gateway``.
+* New-API task style ``/v1/video/generations``: MixRoute (docs.mixroute.ai submit/query/download pages).
+
+What each accepts is in ``rules.py`` (checked when ``strict``); how each refuses in ``refusals.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Any
 
 from aiohttp import web
 
+from . import rules
 from .core import (
-    B64_MARKER,
     FAIL_MESSAGE,
     FILTER_MESSAGE,
     RAI_REASON,
@@ -23,19 +28,18 @@ from .core import (
     Job,
     describe_image,
     gemini_id,
-    google_error,
     json_response,
-    openai_error,
-    redirect,
+    media_type,
+    models_of,
+    read_body,
     scrub,
-    send_json_with_b64,
-    serve_video,
     state_of,
-    task_error,
+    vocab_of,
 )
+from .refusals import google_error, refuse, task_error, unknown_video, video_not_ready
+from .rules import Refusal
+from .transport import B64_MARKER, redirect, send_json_with_b64, serve_video
 
-MODELS = ["veo-3.0-generate-preview", "veo-3.0-generate-001", "veo-3.0-fast-generate-001",
-          "veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "sora-2", "sora-2-pro"]
 PREDICT_RESPONSE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 GOOGLE_FILES = "https://generativelanguage.googleapis.com/v1beta/files"
 
@@ -45,53 +49,62 @@ def _new_job(request: web.Request, **kw: Any) -> Job:
     return state_of(request).add_job(Job(job_seconds=cfg["job_seconds"], video_bytes=cfg["video_bytes"], **kw))
 
 
-async def _json_body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+def _style(request: web.Request) -> str:
+    return rules.style_for_path(request.path, state_of(request).config["gateway"]) or "openai"
+
+
+async def _fields(request: web.Request, accepted: tuple[str, ...]) -> dict[str, Any]:
+    """The submitted parameters; strict mode refuses media types outside ``accepted`` first."""
+    kind, body = await read_body(request)
+    if state_of(request).config["strict"] and media_type(request) not in accepted:
+        raise Refusal("content_type", f"Unsupported content type: '{media_type(request)}'.")
+    return rules.body_fields(kind, body)
 
 
 # ------------------------------------------------------------------- Gemini long-running ops
 
 
 async def gemini_models(request: web.Request) -> web.Response:
-    """``GET /v1beta/models`` (and ``/gemini/v1beta/models``): the model list, for connection tests."""
+    """``GET /v1beta/models`` (and ``/gemini/v1beta/models``): exactly the gateway's Veo models."""
     return json_response({"models": [
         {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["predictLongRunning"]}
-        for m in MODELS if m.startswith("veo")]})
+        for m in models_of(state_of(request).config, _style(request))]})
 
 
 async def gemini_submit(request: web.Request) -> web.Response:
-    """``POST .../v1beta/models/{model}:predictLongRunning`` -> ``{"name": "models/{model}/operations/{id}"}``.
-
-    Body ``{"instances":[{"prompt", "image"?: {bytesBase64Encoded, mimeType}}], "parameters": {...}}``
-    (reference §1 step 1 and §5.1; the response shape is the user guide's).
-    """
-    body = await _json_body(request)
-    if body is None:
-        return google_error(400, "Invalid JSON payload received.")
-    instances = body.get("instances")
-    if not isinstance(instances, list) or not instances or not isinstance(instances[0], dict):
-        return google_error(400, "Invalid value at 'instances': a non-empty list of objects is required.")
-    prompt, image = instances[0].get("prompt", ""), describe_image(instances[0].get("image"))
+    """``POST .../v1beta/models/{model}:predictLongRunning`` -> ``{"name": "models/{model}/operations/{id}"}``
+    (the response shape of AI Thực Chiến's user guide). Body rules: ``rules.GEMINI_RULES``."""
+    cfg, style, model = state_of(request).config, _style(request), request.match_info["model"]
+    _kind, body = await read_body(request)
+    try:
+        if cfg["strict"]:
+            rules.check_gemini(media_type(request), body, model, models_of(cfg, style))
+        elif not isinstance(body, dict) or not isinstance(body.get("instances"), list) or not body["instances"]:
+            raise Refusal("bad_body", "Invalid value at 'instances': a non-empty list of objects is required.")
+    except Refusal as refusal:
+        return refuse(style, refusal)
+    instance = body["instances"][0] if isinstance(body["instances"][0], dict) else {}
+    prompt, image = instance.get("prompt", ""), describe_image(instance.get("image"))
     if not isinstance(prompt, str) or (not prompt and image is None):
         return google_error(400, "A text prompt (instances[0].prompt) is required.")
-    model = request.match_info["model"]
     name = f"models/{model}/operations/{gemini_id()}"
     _new_job(request, id=name, protocol="gemini", model=model, prompt=prompt, params=scrub(body),
              image=image, file_id=gemini_id())
     return json_response({"name": name})
 
 
-async def gemini_status(request: web.Request) -> web.Response:
-    """``GET .../v1beta/{name}``: the operation; finished exactly like seed 001's example.
+async def gemini_status(request: web.Request) -> web.StreamResponse:
+    """``GET .../v1beta/{name}``: the operation; finished like the example of AI Thực Chiến's
+    "Kiểm tra trạng thái video" (``response.generateVideoResponse.generatedSamples[].video.uri``).
 
     Running: ``{"name", "metadata": {"progressPercent"}}`` (``done`` absent). Failed: ``done`` with a
-    google.rpc.Status ``error``. ``[[filtered]]``: ``done`` with RAI fields and no samples (§5.1).
+    google.rpc.Status ``error``. ``[[filtered]]``: ``done`` with RAI fields and no samples (python-genai
+    GenerateVideosResponse.rai_media_filtered_*). With ``gemini_download: "inline"`` the Gemini API's
+    samples carry the video itself: ``{"encodedVideo": <base64>, "encoding": "video/mp4"}``
+    (python-genai _Video_from_mldev), streamed.
     """
-    job = state_of(request).jobs.get(request.match_info["name"])
+    st = state_of(request)
+    job = st.jobs.get(request.match_info["name"])
     if job is None or job.protocol != "gemini":
         return google_error(404, "Operation not found")
     state = job.state()
@@ -99,22 +112,30 @@ async def gemini_status(request: web.Request) -> web.Response:
         return json_response({"name": job.id, "metadata": {"progressPercent": job.progress()}})
     if state == "failed":
         return json_response({"name": job.id, "done": True, "error": {"code": 13, "message": FAIL_MESSAGE}})
+    inline = state == "succeeded" and _style(request) == "gemini" and st.config["gemini_download"] == "inline"
     if state == "filtered":
-        video_response = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASON]}
+        video_response: dict[str, Any] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASON]}
+    elif inline:
+        video_response = {"generatedSamples": [{"video": {"encodedVideo": B64_MARKER, "encoding": "video/mp4"}}]}
     else:
         uri = f"{GOOGLE_FILES}/{job.file_id}:download?alt=media"
         video_response = {"generatedSamples": [{"video": {"uri": uri}}]}
-    return json_response({"name": job.id, "done": True, "response": {
-        "@type": PREDICT_RESPONSE, "generateVideoResponse": video_response}})
+    body = {"name": job.id, "done": True, "response": {"@type": PREDICT_RESPONSE, "generateVideoResponse":
+                                                        video_response}}
+    return await send_json_with_b64(request, body, job.video()) if inline else json_response(body)
 
 
 def gemini_download(setting: str):
     """File download: Google ``/v1beta/files/{id}:download?alt=media`` (redirects to storage by
-    default, §5.1/§1 "Redirects") and AI Thực Chiến ``/gemini/download/v1beta/files/{id}:download``
-    (video bytes by default, seed 000). ``setting`` names the config key choosing the form."""
+    default; the SDK follows redirects, python-genai files.download) and AI Thực Chiến
+    ``/gemini/download/v1beta/files/{id}:download?alt=media`` (video bytes by default, "Tải xuống video
+    hoàn thành"). ``setting`` names the config key choosing the form. Strict: ``alt=media`` is part of
+    the documented path; without it the answer is a 400 [INF wording]."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         st = state_of(request)
+        if st.config["strict"] and request.query.get("alt") != "media":
+            return google_error(400, "Media download requires the query parameter alt=media.")
         job = st.by_name.get(request.match_info["file_id"])
         if job is None or job.protocol != "gemini" or job.state() != "succeeded":
             return google_error(404, "Requested entity was not found.")
@@ -129,38 +150,17 @@ def gemini_download(setting: str):
 
 
 async def openai_models(request: web.Request) -> web.Response:
-    """``GET /v1/models`` (OpenAI list shape), for connection tests."""
+    """``GET /v1/models`` (OpenAI list shape): exactly the played gateway's models."""
+    cfg = state_of(request).config
     return json_response({"object": "list", "data": [
-        {"id": m, "object": "model", "created": 1760000000, "owned_by": "videogen-emulator"} for m in MODELS]})
-
-
-async def _video_form(request: web.Request) -> tuple[dict[str, Any], dict[str, Any] | None] | web.Response:
-    """Fields and first-frame image of a JSON or multipart ``POST /v1/videos`` (reference §2, §4, §5.2)."""
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields: dict[str, Any] = {}
-        image = None
-        for key, value in (await request.post()).items():
-            if isinstance(value, web.FileField):
-                data = value.file.read()
-                if image is None:
-                    image = describe_image(data) | {"field": key, "filename": value.filename,
-                                                    "mime_type": value.content_type}
-                continue
-            if key in fields:  # repeated field (e.g. several input_reference URLs)
-                fields[key] = (fields[key] if isinstance(fields[key], list) else [fields[key]]) + [value]
-            else:
-                fields[key] = value
-        return fields, image or describe_image(fields.get("input_reference"))
-    body = await _json_body(request)
-    if body is None:
-        return openai_error(400, "Expected a JSON object or a form (multipart/form-data) body.", "invalid_body")
-    return scrub(body), describe_image(body.get("input_reference"))
+        {"id": m, "object": "model", "created": 1760000000, "owned_by": "videogen-emulator"}
+        for m in models_of(cfg, cfg["gateway"])]})
 
 
 def _video_object(request: web.Request, job: Job, fresh: bool = False) -> web.Response:
-    """The Video object, its ``status`` in the configured vocabulary (``status_vocab``)."""
+    """The Video object, its ``status`` in the vocabulary in force (``status_vocab``)."""
     cfg = state_of(request).config
-    vocab = cfg["status_vocab"]
+    vocab = vocab_of(cfg)
     queued, running, done, failed = VOCABS[vocab]
     state = "queued" if fresh else job.state()
     obj: dict[str, Any] = {
@@ -178,23 +178,38 @@ def _video_object(request: web.Request, job: Job, fresh: bool = False) -> web.Re
     elif state == "filtered":
         obj["error"] = {"code": "moderation_blocked", "message": FILTER_MESSAGE}
     headers = None
-    if vocab == "openai" and cfg["poll_after_ms"] is not None:  # OpenAI SDK poll() hint (§5.2)
+    if vocab == "openai" and cfg["poll_after_ms"] is not None:  # openai-python videos.poll() reads this header
         headers = {"openai-poll-after-ms": str(cfg["poll_after_ms"])}
     return json_response(obj, headers=headers)
 
 
 async def videos_submit(request: web.Request) -> web.Response:
-    """``POST /v1/videos`` (JSON or multipart: model, prompt, seconds, size, input_reference, ...)."""
-    form = await _video_form(request)
-    if isinstance(form, web.Response):
-        return form
-    fields, image = form
-    prompt = fields.get("prompt")
-    if not isinstance(prompt, str) or not prompt:
-        return openai_error(400, "Missing required parameter: 'prompt'.", "missing_required_parameter")
+    """``POST /v1/videos``: model, prompt, seconds, size, input_reference (``rules.VIDEOS_RULES``)."""
+    cfg, style = state_of(request).config, _style(request)
+    gateway = rules.videos_gateway(cfg["gateway"])
+    try:
+        fields = await _fields(request, rules.VIDEOS_RULES[gateway].content_types)
+        if cfg["strict"]:
+            form = "multipart" if media_type(request) == "multipart/form-data" else "json"
+            rules.check_videos(gateway, fields, models_of(cfg, gateway), form)
+        elif not isinstance(fields.get("prompt"), str) or not fields["prompt"]:
+            raise Refusal("missing_param", "Missing required parameter: 'prompt'.", "prompt")
+    except Refusal as refusal:
+        return refuse(style, refusal, media_type(request))
+    ref = fields.get("input_reference")
+    if isinstance(ref, str) and ref.lstrip().startswith("{"):  # a reference object sent as a form text part
+        with contextlib.suppress(ValueError):
+            ref = json.loads(ref)
+    image = describe_image(ref[0] if isinstance(ref, list) and ref else ref)
+    params = {k: v for k, v in fields.items() if not _has_upload(v)}  # file parts: only in ``image``
     job = _new_job(request, id=f"video_{secrets.token_hex(16)}", protocol="openai_videos",
-                   model=str(fields.get("model") or "sora-2"), prompt=prompt, params=fields, image=image)
+                   model=str(fields.get("model") or "sora-2"), prompt=fields["prompt"], params=scrub(params),
+                   image=image)
     return _video_object(request, job, fresh=True)
+
+
+def _has_upload(value: Any) -> bool:
+    return isinstance(value, rules.Upload) or (isinstance(value, list) and any(_has_upload(v) for v in value))
 
 
 def _video_job(request: web.Request) -> Job | None:
@@ -205,29 +220,24 @@ def _video_job(request: web.Request) -> Job | None:
 async def videos_status(request: web.Request) -> web.Response:
     """``GET /v1/videos/{id}``: the Video object with status, progress 0-100, completed/expires_at."""
     job = _video_job(request)
-    if job is None:
-        return openai_error(404, "Video not found", "not_found")
-    return _video_object(request, job)
+    return unknown_video(_style(request)) if job is None else _video_object(request, job)
 
 
 async def videos_content(request: web.Request) -> web.StreamResponse:
-    """``GET /v1/videos/{id}/content``: 400 until done, 404 unknown (seed 002); then by ``content_form``:
-    ``bytes`` (video/mp4), ``redirect`` (302 to the CDN, seed 002's "use -L") or ``json_url``
-    (``{"video_url","expires_at"}``, TokenOps seed 004)."""
-    st = state_of(request)
+    """``GET /v1/videos/{id}/content``: the gateway's "not ready" / "unknown" answers, then by
+    ``content_form``: ``bytes`` (video/mp4), ``redirect`` (302 to the CDN: HingNet's "注意使用 -L
+    参数以支持重定向") or ``json_url`` (TokenOps VideoContentResponse ``{"video_url","expires_at"}``)."""
+    st, style = state_of(request), _style(request)
     job = _video_job(request)
     if job is None:
-        return openai_error(404, "Video not found", "not_found")
-    variant = request.query.get("variant", "video")
+        return unknown_video(style)
+    variant = request.query.get("variant", "video")  # openai-python download_content(variant=...)
     if variant != "video":
-        return openai_error(400, f"Variant '{variant}' is not available for this video", "invalid_variant")
+        return refuse(style, Refusal("invalid_value", f"Variant '{variant}' is not available for this video",
+                                     "variant"))
     state = job.state()
     if state != "succeeded":
-        ready = state in ("queued", "running")
-        message = "Video is not ready" if ready else f"Video generation failed: {job.state()}"
-        if st.config["status_vocab"] == "tokenops":  # seed 004 ErrorResponse: {code:int, message, details}
-            return json_response({"error": {"code": 400, "message": message, "details": []}}, 400)
-        return openai_error(400, message, "video_not_ready" if ready else "video_generation_failed")
+        return video_not_ready(style, state)
     form = st.config["content_form"]
     if form == "redirect":
         return redirect(st.cdn_link(job))
@@ -245,18 +255,22 @@ def _is_sora(job_or_model: Job | str) -> bool:
 
 
 async def generations_submit(request: web.Request) -> web.Response:
-    """``POST /v1/video/generations`` (JSON). Sora: ``{"task_id":"video_…","status":"submitted",
-    "format":"mp4"}`` (seed 003); other models: ``{"task_id":"task_…","status":"pending","created_at"}``
-    (MixRoute Veo page, reference §3)."""
-    body = await _json_body(request)
-    if body is None:
-        return task_error("invalid_request", "request body must be a JSON object")
-    model, prompt = body.get("model"), body.get("prompt")
-    if not isinstance(model, str) or not model or not isinstance(prompt, str) or not prompt:
-        return task_error("invalid_request", "model and prompt are required")
+    """``POST /v1/video/generations`` (JSON, ``rules.GENERATIONS_RULES``). Sora:
+    ``{"task_id":"video_…","status":"submitted","format":"mp4"}`` (MixRoute 下載影片 page); other models:
+    ``{"task_id":"task_…","status":"pending","created_at"}`` (MixRoute Veo page)."""
+    cfg = state_of(request).config
+    try:
+        body = await _fields(request, rules.GENERATIONS_BODY.content_types)
+        if cfg["strict"]:
+            rules.check_generations(body, models_of(cfg, "mixroute"))
+        elif not all(isinstance(body.get(k), str) and body[k] for k in ("model", "prompt")):
+            raise Refusal("missing_param", "model and prompt are required", "model")
+    except Refusal as refusal:
+        return refuse("mixroute", refusal, media_type(request))
+    model = body["model"]
     sora = _is_sora(model)
     job = _new_job(request, id=f"{'video' if sora else 'task'}_{secrets.token_hex(16)}",
-                   protocol="video_generations", model=model, prompt=prompt, params=scrub(body),
+                   protocol="video_generations", model=model, prompt=body["prompt"], params=scrub(body),
                    image=describe_image(body.get("image") or body.get("input_reference")))
     if sora:
         return json_response({"task_id": job.id, "status": "submitted", "format": "mp4"})
@@ -270,10 +284,10 @@ def _task_job(request: web.Request, task_id: str | None) -> Job | None:
 
 async def generations_status(request: web.Request) -> web.StreamResponse:
     """``GET /v1/video/generations/{task_id}``: flat ``{task_id,status,format,url?}`` (MixRoute query
-    page, §3) or New API's ``{"code":"success","message":"","data":{...}}`` with ``mixroute_wrap``."""
+    page) or New API's ``{"code":"success","message":"","data":{...}}`` with ``mixroute_wrap``."""
     st = state_of(request)
     job = _task_job(request, request.match_info["task_id"])
-    if job is None:
+    if job is None:  # New API: task_not_exist, HTTP 400 (QuantumNous/new-api relay/relay_task.go)
         return task_error("task_not_exist", "task_not_exist")
     state = job.state()
     words = {"queued": "queued", "running": "in_progress", "succeeded": "succeeded"}
@@ -293,8 +307,8 @@ async def generations_status(request: web.Request) -> web.StreamResponse:
 
 
 async def generations_download(request: web.Request) -> web.StreamResponse:
-    """``GET /v1/video/generations/download?id={task_id}`` (Sora only, seed 003): the whole MP4 as
-    base64 in JSON, twice (``base64`` and ``data_url``), streamed with an exact Content-Length."""
+    """``GET /v1/video/generations/download?id={task_id}`` (Sora only, MixRoute 下載影片 page): the whole
+    MP4 as base64 in JSON, twice (``base64`` and ``data_url``), streamed with an exact Content-Length."""
     task_id = request.query.get("id")
     if not task_id:
         return task_error("invalid_request", "query parameter id is required")
@@ -320,7 +334,7 @@ def add_routes(app: web.Application) -> None:
         r.add_post(prefix + "/v1beta/models/{model:[^/:]+}:predictLongRunning", gemini_submit)
     r.add_get("/v1beta/files/{file_id:[a-z0-9]+}:download", gemini_download("gemini_download"))
     r.add_get("/gemini/download/v1beta/files/{file_id:[a-z0-9]+}:download", gemini_download("thucchien_download"))
-    # LiteLLM's own docs download without "/download/" (reference §1 step 3, "Alternative path")
+    # LiteLLM's own Veo guide downloads without "/download/" (BerriAI/litellm docs/proxy/veo_video_generation.md)
     r.add_get("/gemini/v1beta/files/{file_id:[a-z0-9]+}:download", gemini_download("thucchien_download"))
     for prefix in ("", "/gemini"):
         r.add_get(prefix + "/v1beta/{name:.+}", gemini_status)
@@ -331,3 +345,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/video/generations", generations_submit)
     r.add_get("/v1/video/generations/download", generations_download)
     r.add_get("/v1/video/generations/{task_id}", generations_status)
+

@@ -20,20 +20,25 @@ from aiohttp import web
 
 from . import protocols
 from .core import (
-    BODY_FAULT,
+    BODY_FIELDS,
+    FAULT_RULE,
+    SCRIPTED_FIELDS,
     SITE,
     STATE,
     State,
-    google_error,
+    body_shape,
     json_response,
     make_config,
-    openai_error,
-    send_stream,
-    serve_video,
+    media_type,
+    read_body,
     state_of,
     validate_config,
     validate_fault,
 )
+from .refusals import auth_failure as refused_auth
+from .refusals import google_error, openai_error
+from .rules import style_for_path
+from .transport import plain_body, scripted_body, send_body, serve_video
 
 CONTROL = "/_emulator/"
 
@@ -42,61 +47,58 @@ CONTROL = "/_emulator/"
 
 
 def auth_failure(request: web.Request, st: State) -> web.Response | None:
-    """Reject a missing or wrong key in the gateway's own style.
+    """Reject a missing or wrong key in the style of the gateway the path belongs to.
 
-    ``/v1/...``: ``Authorization: Bearer`` (OpenAI / New API style 401). ``/v1beta/...`` and
-    ``/gemini/...``: ``x-goog-api-key`` or ``?key=`` (Google style 400, reference §1 "Auth", §5.1).
-    With ``api_key`` configured only that key is accepted, otherwise any non-empty key.
+    ``/v1beta/...`` and ``/gemini/...`` take ``x-goog-api-key`` or ``?key=`` (Gemini API; AI Thực
+    Chiến's user guide; LiteLLM's pass-through reads both), ``/v1/...`` ``Authorization: Bearer``.
+    With ``api_key`` configured only that key is accepted, otherwise any non-empty key. The
+    refusal is the gateway's own (``refusals.auth_failure``).
     """
-    path, expected = request.path, st.config["api_key"]
-
-    def bad(key: str) -> bool:
-        key = key.strip()
-        return not key or (expected is not None and not hmac.compare_digest(key.encode(), expected.encode()))
-
-    if path == "/v1" or path.startswith("/v1/"):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or bad(key):
-            return openai_error(401, "Incorrect API key provided", "invalid_api_key")
-    elif path.startswith(("/v1beta", "/gemini")):
-        if bad(request.headers.get("x-goog-api-key") or request.query.get("key") or ""):
-            return google_error(400, "API key not valid. Please pass a valid API key.")
-    return None
-
-
-def fault_response(rule: dict[str, Any]) -> web.Response:
-    """The scripted answer of a fault rule with ``status`` (JSON body, or a string: HTML/text)."""
-    body, headers = rule.get("body"), dict(rule.get("headers") or {})
-    if body is None:
-        data, ctype = b"", None
-    elif isinstance(body, str):
-        data, ctype = body.encode(), "text/html" if body.lstrip().startswith("<") else "text/plain"
+    style = style_for_path(request.path, st.config["gateway"])
+    if style is None:
+        return None
+    if request.path.startswith(("/v1beta", "/gemini")):
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
     else:
-        data, ctype = json.dumps(body).encode(), "application/json"
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        key = key if scheme.lower() == "bearer" else None
+    key = (key or "").strip() or None
+    expected = st.config["api_key"]
+    if key is not None and (expected is None or hmac.compare_digest(key.encode(), expected.encode())):
+        return None
+    return refused_auth(style, key, bearer="Authorization" in request.headers)
+
+
+async def fault_response(request: web.Request, rule: dict[str, Any]) -> web.StreamResponse:
+    """The scripted answer of a fault rule (``status``, default 200, with ``headers`` and a body)."""
+    body, ctype = scripted_body(rule)
+    headers = dict(rule.get("headers") or {})
     if ctype and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = ctype
-    return web.Response(status=rule["status"], body=data, headers=headers)
+    if rule.get("gzip") or rule.get("gzip_of_zeros") is not None:
+        headers["Content-Encoding"] = "gzip"
+    return await send_body(request, rule.get("status") or 200, headers, body)
+
+
+# Fault fields listed in the request record's "fault"
+_RECORDED = ("status", "delay_s", "reset_after_bytes", "truncate_to_bytes", "drip_bytes", "close_delimited",
+             "bump_version", "gzip", "gzip_of_zeros", "body_b64", "pad_to_bytes")
 
 
 async def _dispatch(request: web.Request, handler, st: State, rec: dict[str, Any]) -> web.StreamResponse:
-    resp = None
     rule = st.take_fault(rec["site"], request.method, request.path)
     if rule is not None:
-        rec["fault"] = sorted(k for k in ("status", "delay_s", "reset_after_bytes", "truncate_to_bytes")
-                              if rule.get(k) is not None)
+        rec["fault"] = sorted(k for k in _RECORDED if rule.get(k) not in (None, False))
         if rule.get("delay_s"):
             await asyncio.sleep(rule["delay_s"])
-        for key, reset in (("reset_after_bytes", True), ("truncate_to_bytes", False)):
-            if rule.get(key) is not None:
-                request[BODY_FAULT] = (rule[key], reset)
-        if rule.get("status") is not None:
-            resp = fault_response(rule)
-    if resp is None:
-        resp = auth_failure(request, st) or await handler(request)
-    if BODY_FAULT in request and isinstance(resp, web.Response) and not resp.prepared:
+        request[FAULT_RULE] = rule
+        if any(rule.get(k) is not None for k in SCRIPTED_FIELDS):
+            return await fault_response(request, rule)
+    resp = auth_failure(request, st) or await handler(request)
+    if rule is not None and any(rule.get(k) for k in BODY_FIELDS) and isinstance(resp, web.Response) \
+            and not resp.prepared:  # a handler's small body, written under the fault's rules
         body = resp.body if isinstance(resp.body, bytes) else b""
-        stream = web.StreamResponse(status=resp.status, reason=resp.reason, headers=resp.headers)
-        return await send_stream(request, stream, len(body), [body])
+        return await send_body(request, resp.status, dict(resp.headers), plain_body(body))
     return resp
 
 
@@ -108,10 +110,13 @@ async def middleware(request: web.Request, handler) -> web.StreamResponse:
     st.seq += 1
     rec = {"seq": st.seq, "time": time.time(), "site": site, "method": request.method, "path": request.path,
            "query": dict(request.query), "headers": dict(request.headers), "status": None, "fault": None,
-           "had_auth": "Authorization" in request.headers or "x-goog-api-key" in request.headers}
+           "had_auth": "Authorization" in request.headers or "x-goog-api-key" in request.headers,
+           "content_type": media_type(request)}
     st.records.append(rec)
     status = 500
     try:
+        if request.method == "POST":  # what was sent, without values (file parts: sizes in the job)
+            rec["body_shape"], rec["body_bytes"] = body_shape(*await read_body(request)), request.content_length
         resp = await _dispatch(request, handler, st, rec)
         status = resp.status
         return resp
@@ -138,7 +143,8 @@ async def not_found(request: web.Request) -> web.Response:
 
 async def cdn_video(request: web.Request) -> web.StreamResponse:
     """``GET /cdn/{token}/{name}.mp4`` on the second host: the bytes, no auth (the record shows
-    whether a key arrived anyway). Stands in for storage/CDN links (seed 002 "CDN", seed 004 video_url)."""
+    whether a key arrived anyway). Stands in for storage/CDN links (HingNet 视频下载: "视频文件可能托管在
+    CDN 上"; TokenOps VideoContentResponse ``video_url``)."""
     st = state_of(request)
     job = st.by_name.get(request.match_info["name"])
     if job is None or job.cdn_token != request.match_info["token"] or job.state() != "succeeded":
@@ -159,6 +165,16 @@ async def ctl_info(request: web.Request) -> web.Response:
 
 
 async def ctl_requests(request: web.Request) -> web.Response:
+    """The request record (``DELETE`` clears it), oldest first; one object per gateway/CDN request:
+
+    ``seq``, ``time``, ``site`` ("api" | "cdn"), ``method``, ``path``, ``query``, ``headers``, ``had_auth``,
+    ``status``, ``fault`` (the fault fields applied, or null), ``content_type`` (the request's media
+    type, lower-case, without parameters, or null) and, for POST, ``body_bytes`` (Content-Length or null)
+    and ``body_shape``: for JSON the recursive shape (objects key -> shape, arrays the shapes of their
+    first three elements, scalars "string" | "integer" | "number" | "boolean" | "null"); for
+    multipart/form-data field name -> "string" (text part) or "file" (file part), a repeated field a
+    list of those; null for any other body. No body values (nor image bytes) are recorded.
+    """
     st = state_of(request)
     if request.method == "DELETE":
         n = len(st.records)
@@ -202,7 +218,7 @@ async def ctl_video(request: web.Request) -> web.StreamResponse:
         return err
     if job.outcome != "succeeded":
         return json_response({"error": f"job {job.outcome}: it has no video"}, 404)
-    return await serve_video(request, job)
+    return await serve_video(request, job, compress=False)
 
 
 async def _json_or_400(request: web.Request) -> Any:
@@ -231,6 +247,33 @@ async def ctl_reset(request: web.Request) -> web.Response:
 
 
 async def ctl_faults(request: web.Request) -> web.Response:
+    """``GET`` the pending rules, ``DELETE`` them all, ``POST`` one rule or a list of rules (appended).
+
+    A rule applies to the first matching gateway/CDN request(s), in order, ``times`` times (-1: always):
+
+    * matching: ``path`` (regex searched in the request path, required), ``method``, ``site``
+      (``"api"`` | ``"cdn"``), ``times`` (default 1).
+    * ``delay_s``: wait this long (0-300 s) before answering.
+    * scripted answer instead of the gateway's (any of these fields; the handler does not run):
+      ``status`` (default 200), ``headers`` (object; a ``302`` with ``Location`` is a redirect) and at most
+      one body: ``body`` (JSON value, or a string: text/html when it starts with ``<``, else
+      text/plain), ``body_b64`` (raw bytes as standard base64; application/octet-stream) or
+      ``gzip_of_zeros: N`` (a gzip stream inflating to N zero bytes, Content-Encoding: gzip).
+      ``pad_to_bytes: N`` grows a JSON-object ``body`` with a ``"pad"`` string of spaces to exactly N
+      bytes (e.g. ``{"status":"in_progress","pad":"    …"}``); ``gzip: true`` gzip-compresses the body
+      and sets ``Content-Encoding: gzip``. Big bodies are generated while sent: 1 GiB of padding gzip'd
+      is about 1 MB on the wire and is never built in memory.
+    * body writing (scripted bodies and the gateway's own):
+      ``truncate_to_bytes: N`` (send N bytes of the announced body, then FIN) or ``reset_after_bytes: N``
+      (then RST); ``drip_bytes: N`` + ``drip_interval_s: S`` (N bytes every S seconds; stops when the client
+      leaves, closes after 300 s at most); ``close_delimited: true`` (media answered with neither
+      Content-Length nor chunked encoding, ``Connection: close``, the end marked only by the close:
+      with ``truncate_to_bytes`` a truncation the client cannot see in the framing).
+    * ``bump_version: true`` on a media download: once this response is sent (or cut) the job's video
+      is replaced by a different one of the same size (new bytes, ETag and Last-Modified), so a resume
+      with ``Range`` but without ``If-Range`` splices two versions; ``/_emulator/jobs/{id}/sha256`` then
+      gives the new version's.
+    """
     st = state_of(request)
     if request.method == "DELETE":
         st.faults.clear()

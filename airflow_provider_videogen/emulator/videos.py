@@ -8,8 +8,9 @@ the 64-bit ``largesize`` box header. Nothing but the small prefix is ever held i
 zeros are slices of one preallocated buffer.
 
 Byte serving (``Range: bytes=N-`` / ``bytes=N-M`` / ``bytes=-K``) follows RFC 9110; the gateways
-that stream bytes are HingNet/OpenAI ``/v1/videos/{id}/content`` (seed 002), AI Thực Chiến
-``/gemini/download/...`` (seed 000) and the CDN hosts they redirect to (reference §1, §2, §4).
+that stream bytes are HingNet/OpenAI ``/v1/videos/{id}/content`` (HingNet 视频下载,
+docs.hingnet.com.cn), AI Thực Chiến ``/gemini/download/...`` (AI Thực Chiến "Tải xuống video hoàn
+thành", docs.thucchien.ai) and the CDN hosts they redirect to.
 """
 
 from __future__ import annotations
@@ -51,10 +52,17 @@ def b64_len(n: int) -> int:
 
 
 class VideoSource:
-    """One job's video: ``clip + free-box header + job id + zeros``, exactly ``size`` bytes."""
+    """One job's video: ``clip + free-box header + job id + zeros``, exactly ``size`` bytes.
 
-    def __init__(self, job_id: str, size: int):
+    ``version`` > 0 (a "re-rendered" video, fault ``bump_version``) changes the bytes but not the size:
+    the ``ftyp`` box's minor_version field becomes the version and ``~v<version>`` follows the job id.
+    """
+
+    def __init__(self, job_id: str, size: int, version: int = 0):
         clip = sample_clip()
+        if version:  # ftyp: size(4) type(4) major_brand(4) minor_version(4); players ignore minor_version
+            clip = clip[:12] + struct.pack(">I", version) + clip[16:]
+            job_id = f"{job_id}~v{version}"
         pad = size - len(clip)
         if pad < 8:
             raise ValueError(f"video_bytes must be >= {len(clip) + 8} (the sample clip + 8)")

@@ -1,6 +1,8 @@
 """Gateway emulator over real HTTP: every protocol's round trip, auth, download forms, Range,
-faults, the request record and the padded videos. Expected shapes come from the seeds and
-/work/shared/reference/gateway-protocols.md, not from the client code."""
+faults, the request record and the padded videos. Expected shapes come from the gateways' public
+documents (AI Thực Chiến docs.thucchien.ai, HingNet 视频下载 docs.hingnet.com.cn, MixRoute
+docs.mixroute.ai, TokenOps docs-model.skyengine.com.cn, the Gemini API and OpenAI references), not
+from the client code. Strictness rules: test_rules.py; hostile faults: test_hostile.py."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import hashlib
 import json
 import re
 import struct
+import subprocess
 import time
 
 import pytest
@@ -21,8 +24,22 @@ from airflow_provider_videogen.emulator.videos import B64_CHUNK, VideoSource, sa
 KEY = "sk-test-key-123"
 BEARER = {"Authorization": f"Bearer {KEY}"}
 GOOG = {"x-goog-api-key": KEY}
-VEO = "veo-3.0-generate-preview"
+VEO = "veo-3.1-generate-preview"  # served by the Gemini API and by the default (OpenAI-compatible) gateway
+THUC = "veo-3.0-generate-preview"  # AI Thực Chiến's documented model
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def post_video(emu, prompt="p", **fields):
+    """``POST /v1/videos`` as multipart (text parts only unless a file tuple is given)."""
+    parts = {"model": VEO, "prompt": prompt, **fields}
+    return requests.post(f"{emu.url}/v1/videos", headers=BEARER,
+                         files={k: v if isinstance(v, tuple) else (None, v) for k, v in parts.items()})
+
+
+def submit_video(emu, prompt="p", **fields):
+    r = post_video(emu, prompt, **fields)
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def sha(data: bytes) -> str:
@@ -41,7 +58,8 @@ def wait_for(fn, timeout: float = 5.0):
 
 
 def gemini_submit(emu, prompt="a hummingbird", prefix="", **instance):
-    r = requests.post(f"{emu.url}{prefix}/v1beta/models/{VEO}:predictLongRunning", headers=GOOG,
+    model = THUC if prefix == "/gemini" else VEO
+    r = requests.post(f"{emu.url}{prefix}/v1beta/models/{model}:predictLongRunning", headers=GOOG,
                       json={"instances": [{"prompt": prompt, **instance}], "parameters": {"durationSeconds": 8}})
     assert r.status_code == 200, r.text
     return r.json()["name"]
@@ -62,7 +80,7 @@ def test_gemini_google_round_trip(emu, ctl):
     uri = done["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
     file_id = re.fullmatch(r"https://generativelanguage\.googleapis\.com/v1beta/files/([a-z0-9]+):download\?alt=media",
                            uri).group(1)
-    assert done == {  # exactly seed 001's structure
+    assert done == {  # exactly the structure of AI Thực Chiến's "Kiểm tra trạng thái video" example
         "name": name, "done": True,
         "response": {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
                      "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]}}}
@@ -95,7 +113,7 @@ def test_thucchien_round_trip_and_redirect_option(emu, ctl):
     r = requests.get(url, headers=GOOG, allow_redirects=False)
     assert r.status_code == 302 and r.headers["Location"].startswith(emu.cdn_url)
     models = requests.get(f"{emu.url}/gemini/v1beta/models", headers=GOOG).json()["models"]
-    assert any(m["name"] == f"models/{VEO}" for m in models)
+    assert [m["name"] for m in models] == ["models/veo-3.0-generate-preview", "models/veo-3.0-generate-001"]
 
 
 def test_gemini_failed_filtered_and_unknown(emu, ctl):
@@ -121,16 +139,17 @@ def test_gemini_failed_filtered_and_unknown(emu, ctl):
 
 def test_openai_videos_json_round_trip_with_progress(emu, ctl):
     ctl.set_config(job_seconds=0.6)
-    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER,
-                      json={"model": "sora-2", "prompt": "a cat", "seconds": 8, "size": "1280x720"})
+    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER,  # JSON: the OpenAI API reference's JSON body
+                      json={"model": VEO, "prompt": "a cat", "seconds": "8", "size": "1280x720"})
     created = r.json()
     assert r.headers["openai-poll-after-ms"] == "1000"
     assert re.fullmatch(r"video_[0-9a-f]{32}", created["id"]) and created["object"] == "video"
-    assert (created["status"], created["progress"], created["seconds"], created["size"]) == ("queued", 0, 8, "1280x720")
+    assert (created["status"], created["progress"], created["seconds"]) == ("queued", 0, "8")
+    assert created["size"] == "1280x720"
     vid = created["id"]
     r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER)
     assert r.status_code == 400
-    assert r.json() == {"error": {"message": "Video is not ready", "type": "invalid_request_error",
+    assert r.json() == {"error": {"message": "Video is not ready", "type": "invalid_request_error", "param": None,
                                   "code": "video_not_ready"}}
     mid = wait_for(lambda: (b := requests.get(f"{emu.url}/v1/videos/{vid}", headers=BEARER).json())["status"]
                    == "in_progress" and b)
@@ -144,21 +163,21 @@ def test_openai_videos_json_round_trip_with_progress(emu, ctl):
     r = requests.get(f"{emu.url}/v1/videos/video_unknown/content", headers=BEARER)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = requests.get(f"{emu.url}/v1/videos/video_unknown", headers=BEARER)
-    assert r.json() == {"error": {"message": "Video not found", "type": "invalid_request_error", "code": "not_found"}}
+    assert r.json() == {"error": {"message": "Video not found", "type": "invalid_request_error", "param": None,
+                                  "code": "not_found"}}
 
 
-def test_openai_videos_multipart_with_image(emu, ctl):
-    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER,
-                      data={"model": "veo-3.1-fast-generate-preview", "prompt": "waves", "seconds": "6",
-                            "size": "720x1280", "watermark": "false"},
-                      files={"input_reference": ("frame.png", PNG, "image/png")})
+def test_hingnet_videos_multipart_with_image(emu, ctl):
+    ctl.set_config(gateway="hingnet")  # HingNet /gemini/video.md: Veo multipart with -F input_reference=@image.jpg
+    r = post_video(emu, "waves", model="veo-3.1-fast-generate-preview", seconds="6", size="720x1280",
+                   input_reference=("frame.png", PNG, "image/png"))
     assert r.status_code == 200 and r.json()["seconds"] == "6"
     job = ctl.job(r.json()["id"])
     assert job["protocol"] == "openai_videos" and job["model"] == "veo-3.1-fast-generate-preview"
     assert job["params"] == {"model": "veo-3.1-fast-generate-preview", "prompt": "waves", "seconds": "6",
-                             "size": "720x1280", "watermark": "false"}  # no binary
+                             "size": "720x1280"}  # no binary
     assert job["has_image"] and job["image"]["sha256"] == sha(PNG) and job["image"]["filename"] == "frame.png"
-    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER, data={"model": "sora-2"})
+    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER, files={"model": (None, VEO)})
     assert r.status_code == 400 and r.json()["error"]["code"] == "missing_required_parameter"
 
 
@@ -167,7 +186,7 @@ def test_openai_videos_multipart_with_image(emu, ctl):
     ("hingnet_veo", "queued", "completed"), ("tokenops", "pending", "completed")])
 def test_status_vocabularies(emu, ctl, vocab, queued, done):
     ctl.set_config(status_vocab=vocab)
-    r = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"})
+    r = post_video(emu)
     assert r.json()["status"] == queued
     assert ("openai-poll-after-ms" in r.headers) == (vocab == "openai")
     body = requests.get(f"{emu.url}/v1/videos/{r.json()['id']}", headers=BEARER).json()
@@ -176,12 +195,12 @@ def test_status_vocabularies(emu, ctl, vocab, queued, done):
     if vocab == "hingnet_veo":
         assert body["video_url"].startswith(emu.cdn_url)
         assert sha(requests.get(body["video_url"]).content) == ctl.sha256(body["id"])["sha256"]
-    failed = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p [[fail]]"}).json()
+    failed = submit_video(emu, "p [[fail]]")
     assert requests.get(f"{emu.url}/v1/videos/{failed['id']}", headers=BEARER).json()["status"] == "failed"
 
 
 def test_content_forms_and_poll_header_config(emu, ctl):
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = submit_video(emu)["id"]
     expected = ctl.sha256(vid)["sha256"]
     ctl.set_config(content_form="redirect", poll_after_ms=None)
     r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER, allow_redirects=False)
@@ -200,15 +219,16 @@ def test_content_forms_and_poll_header_config(emu, ctl):
 
 def test_openai_failures(emu, ctl):
     for prompt, code in (("[[fail]] p", "video_generation_failed"), ("[[filtered]] p", "moderation_blocked")):
-        vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": prompt}).json()["id"]
+        vid = submit_video(emu, prompt)["id"]
         body = requests.get(f"{emu.url}/v1/videos/{vid}", headers=BEARER).json()
         assert body["status"] == "failed" and body["error"]["code"] == code and "completed_at" not in body
         assert requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER).status_code == 400
     assert "filter" in body["error"]["message"]
-    ctl.set_config(status_vocab="tokenops", job_seconds=30)
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
-    r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER)  # seed 004 ErrorResponse shape
-    assert r.status_code == 400 and r.json()["error"]["code"] == 400
+    ctl.set_config(gateway="tokenops", job_seconds=30)
+    vid = submit_video(emu)["id"]
+    r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER)  # TokenOps ErrorResponse shape
+    assert r.status_code == 400 and r.json() == {"error": {"code": 400, "message": "Video is not ready",
+                                                           "details": []}}
 
 
 # ------------------------------------------------------------------ MixRoute /v1/video/generations
@@ -256,7 +276,7 @@ def test_mixroute_veo_url_forms_and_wrap(emu, ctl):
     head, _, payload = wrapped["data"]["url"].partition(",")
     assert head == "data:video/mp4;base64" and sha(base64.b64decode(payload)) == expected
     r = requests.get(f"{emu.url}/v1/video/generations/download", params={"id": tid}, headers=BEARER)
-    assert r.status_code == 400  # the download endpoint is Sora-only (seed 003)
+    assert r.status_code == 400  # the download endpoint is Sora-only (MixRoute 下載影片 page)
 
 
 def test_mixroute_errors(emu, ctl):
@@ -279,14 +299,13 @@ def test_mixroute_errors(emu, ctl):
 
 
 def test_auth_rejections(emu, ctl):
+    """Key handling; each gateway's own refusal bodies are in test_rules.py."""
     r = requests.get(f"{emu.url}/v1/models")
-    assert r.status_code == 401 and r.json() == {"error": {
-        "message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}
+    assert r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error"
     assert requests.get(f"{emu.url}/v1/models", headers={"Authorization": "Basic abc"}).status_code == 401
     r = requests.post(f"{emu.url}/v1beta/models/{VEO}:predictLongRunning", json={"instances": [{"prompt": "p"}]},
-                      headers=BEARER)  # Gemini paths want x-goog-api-key, not Bearer
-    assert r.status_code == 400 and r.json() == {"error": {
-        "code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT"}}
+                      headers=BEARER)  # Gemini paths want x-goog-api-key; a Bearer is taken for an OAuth token
+    assert r.status_code == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
     assert requests.get(f"{emu.url}/v1/models", headers=BEARER).status_code == 200
     ctl.set_config(api_key="only-this")
     assert ctl.config()["api_key"] == "***"
@@ -303,7 +322,7 @@ def test_auth_rejections(emu, ctl):
 
 
 def test_range_requests(emu, ctl):
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = submit_video(emu)["id"]
     full = ctl.video(vid)
     url = f"{emu.url}/v1/videos/{vid}/content"
     r = requests.get(url, headers={**BEARER, "Range": "bytes=100-"})
@@ -329,7 +348,7 @@ def test_fault_status_with_headers_consumed_in_order(emu, ctl):
     ctl.add_fault(r"^/v1/videos$", method="POST", status=429, headers={"Retry-After": "1"},
                   body={"error": {"message": "rate limited", "type": "rate_limit", "code": "rate_limit"}}, times=2)
     ctl.add_fault(r"^/v1/videos$", status=503, body="<html>busy</html>")
-    r1, r2, r3, r4 = (requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}) for _ in range(4))
+    r1, r2, r3, r4 = (post_video(emu) for _ in range(4))
     assert (r1.status_code, r2.status_code, r3.status_code, r4.status_code) == (429, 429, 503, 200)
     assert r1.headers["Retry-After"] == "1" and r1.json()["error"]["code"] == "rate_limit"
     assert r3.headers["Content-Type"].startswith("text/html") and r3.text == "<html>busy</html>"
@@ -339,7 +358,7 @@ def test_fault_status_with_headers_consumed_in_order(emu, ctl):
 
 def test_fault_html_instead_of_video_and_site_filter(emu, ctl):
     ctl.set_config(content_form="redirect")
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = submit_video(emu)["id"]
     ctl.add_fault(r"\.mp4$", site="cdn", status=200, body="<html><body>Access denied</body></html>")
     r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER)  # follows the redirect
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html") and b"<html>" in r.content
@@ -362,7 +381,7 @@ def test_fault_delay(emu, ctl):
 @pytest.mark.parametrize(("kind", "expect"), [("reset_after_bytes", "reset"), ("truncate_to_bytes", "IncompleteRead")])
 def test_fault_mid_body_cut(emu, ctl, kind, expect):
     ctl.set_config(video_bytes=3_000_000)
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = submit_video(emu)["id"]
     ctl.add_fault(r"/content$", **{kind: 1500})
     got = bytearray()
     with pytest.raises(requests.exceptions.ChunkedEncodingError) as err:
@@ -377,7 +396,7 @@ def test_fault_mid_body_cut(emu, ctl, kind, expect):
 
 
 def test_fault_cut_on_json_and_validation(emu, ctl):
-    vid = requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = submit_video(emu)["id"]
     ctl.add_fault(rf"/v1/videos/{vid}$", truncate_to_bytes=5)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{emu.url}/v1/videos/{vid}", headers=BEARER)
@@ -394,7 +413,8 @@ def test_fault_cut_on_json_and_validation(emu, ctl):
 
 def test_request_record(emu, ctl):
     ctl.set_config(content_form="redirect")
-    vid = requests.post(f"{emu.url}/v1/videos?x=1", headers=BEARER, json={"prompt": "p"}).json()["id"]
+    vid = requests.post(f"{emu.url}/v1/videos?x=1", headers=BEARER,
+                        json={"model": VEO, "prompt": "p", "seconds": "4"}).json()["id"]
     r = requests.get(f"{emu.url}/v1/videos/{vid}/content", headers=BEARER)  # requests drops Bearer cross-host
     assert r.status_code == 200
     recs = ctl.requests()
@@ -404,6 +424,9 @@ def test_request_record(emu, ctl):
     assert recs[0]["query"] == {"x": "1"} and recs[0]["headers"]["Authorization"] == f"Bearer {KEY}"
     assert recs[0]["had_auth"] and not recs[2]["had_auth"] and "Authorization" not in recs[2]["headers"]
     assert recs[2]["path"].endswith(f"/{vid}.mp4") and isinstance(recs[0]["time"], float)
+    assert recs[0]["content_type"] == "application/json" and recs[1]["content_type"] is None
+    assert recs[0]["body_shape"] == {"model": "string", "prompt": "string", "seconds": "string"}
+    assert recs[0]["body_bytes"] > 0 and "body_shape" not in recs[1]
     assert ctl.requests(site="cdn") == recs[2:]
     ctl.clear_requests()
     assert ctl.requests() == []  # control API calls are not recorded
@@ -419,7 +442,7 @@ def test_config_and_reset(emu, ctl):
         ctl.set_config(video_bytes=10)
     cfg = ctl.set_config(job_seconds=5, mixroute_wrap=True)
     assert cfg["job_seconds"] == 5.0 and cfg["mixroute_wrap"] is True
-    requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"})
+    submit_video(emu)
     ctl.add_fault("x")
     assert ctl.jobs()[0]["state"] == "queued" and ctl.jobs()[0]["job_seconds"] == 5.0
     ctl.reset()
@@ -433,7 +456,7 @@ def test_config_and_reset(emu, ctl):
 def test_video_padding_box_structure(emu, ctl):
     size = len(sample_clip()) + 100_000
     ctl.set_config(video_bytes=size)
-    ids = [requests.post(f"{emu.url}/v1/videos", headers=BEARER, json={"prompt": "p"}).json()["id"] for _ in range(2)]
+    ids = [submit_video(emu)["id"] for _ in range(2)]
     videos = [ctl.video(i) for i in ids]
     assert [len(v) for v in videos] == [size, size] and sha(videos[0]) != sha(videos[1])
     boxes = top_level_boxes(videos[0])
@@ -470,18 +493,28 @@ def test_video_source_largesize_and_base64_chunks():
 def test_subprocess_ready_line_log_and_clean_stop(tmp_path):
     ready_file, log = tmp_path / "ready.json", tmp_path / "stderr.log"
     secret = "sk-secret-never-logged-42"
-    with open(log, "wb") as err, EmulatorProcess("--ready-file", str(ready_file), stderr=err,
-                                                  job_seconds=0, status_vocab="hingnet") as proc:
+    with open(log, "wb") as err, EmulatorProcess("--ready-file", str(ready_file), "--gateway", "hingnet",
+                                                  stderr=err, job_seconds=0) as proc:
         assert set(proc.ready) == {"url", "cdn_url", "pid"} and proc.ready["url"].startswith("http://127.0.0.1:")
         assert proc.cdn_url.startswith("http://127.0.0.2:") and proc.pid == proc.proc.pid
         assert json.loads(ready_file.read_text()) == proc.ready
-        r = requests.post(f"{proc.url}/v1/videos", headers={"Authorization": f"Bearer {secret}"}, json={"prompt": "p"})
+        auth = {"Authorization": f"Bearer {secret}"}
+        r = requests.post(f"{proc.url}/v1/videos", headers=auth,  # HingNet's JSON example (seconds an integer)
+                          json={"model": "veo-3.1-fast-generate-preview", "prompt": "p", "seconds": 6,
+                                "size": "1280x720"})
         assert r.json()["status"] == "queued"
         vid = r.json()["id"]
-        assert requests.get(f"{proc.url}/v1/videos/{vid}", headers={"Authorization": f"Bearer {secret}"}
-                            ).json()["status"] == "success"
+        assert requests.get(f"{proc.url}/v1/videos/{vid}", headers=auth).json()["status"] == "success"
         assert requests.get(f"{proc.url}/v1beta/models", params={"key": secret}).status_code == 200
+        assert requests.post(f"{proc.url}/v1/videos", headers=auth, data={"prompt": "p"}).status_code == 400
     assert proc.proc.returncode == 0  # SIGTERM handled cleanly
     text = log.read_text()
     assert "POST /v1/videos 200" in text and "GET /v1beta/models 200" in text
     assert secret not in text
+
+
+def test_subprocess_lenient_flag_restores_acceptance(tmp_path):
+    with EmulatorProcess("--lenient", stderr=subprocess.DEVNULL, job_seconds=0) as proc:
+        assert proc.client.config()["strict"] is False
+        r = requests.post(f"{proc.url}/v1/videos", headers=BEARER, data={"prompt": "p", "watermark": "false"})
+        assert r.status_code == 200 and r.json()["model"] == "sora-2"  # form-urlencoded, unknown field, no model
