@@ -43,6 +43,7 @@ from airflow_provider_videogen.exceptions import (
     GatewayAuthError,
     GatewayResponseError,
     InvalidConnection,
+    ModelNotAvailable,
     SubmitOutcomeUnknown,
     TransientGatewayError,
     UnsafeURL,
@@ -265,7 +266,8 @@ class _Answer:
             error = error_for_status(self.status, self.headers, text, protocol=self.policy.protocol,
                                      operation_id=self.operation_id, step=self.step,
                                      secrets=self.policy.secrets, model=self.model)
-            if self.step == "submit" and (self.status >= 500 or self.status == 408):
+            if self.step == "submit" and (self.status >= 500 or self.status == 408) \
+                    and not isinstance(error, ModelNotAvailable):
                 raise SubmitOutcomeUnknown(f"{error.reason}; the gateway may have accepted (and billed) the job: "
                                            "check the gateway before retrying", gateway=self.policy.gateway)
             raise error
@@ -464,8 +466,9 @@ class SyncTransport:
             return _Deadline(self.policy, step, operation_id).expired()
         if step == "submit":
             return SubmitOutcomeUnknown(f"submit: the connection broke while reading the answer "
-                                        f"({type(err).__name__}); the job may exist and be billed: check the "
-                                        "gateway before retrying", gateway=self.policy.gateway)
+                                        f"({type(err).__name__}): the request may have reached the gateway and the "
+                                        "job may exist and be billed: check the gateway before retrying",
+                                        gateway=self.policy.gateway)
         return TransientGatewayError(f"{step}: the connection broke while reading the answer ({type(err).__name__})",
                                      gateway=self.policy.gateway, operation_id=operation_id)
 

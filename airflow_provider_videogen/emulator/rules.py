@@ -511,6 +511,8 @@ def check_videos(gateway: str, body: dict[str, Any], models: tuple[str, ...], fo
 def check_generations(body: dict[str, Any], models: tuple[str, ...]) -> None:
     """MixRoute ``POST /v1/video/generations`` (JSON), parameters by model family."""
     model = body.get("model")
+    if isinstance(model, str):  # New API picks the channel by model before it reads the rest (distributor.go)
+        check_model(model, models)
     extra = GENERATIONS_RULES.get(family(model), {}) if isinstance(model, str) else {}
     check_body(GENERATIONS_BODY, body, models, "json", extra)
 

@@ -85,17 +85,23 @@ _RECORDED = ("status", "delay_s", "reset_after_bytes", "truncate_to_bytes", "dri
              "bump_version", "gzip", "gzip_of_zeros", "body_b64", "pad_to_bytes")
 
 
+def _given(rule: dict[str, Any], key: str) -> bool:
+    """The rule sets ``key`` (0 counts: ``reset_after_bytes: 0`` resets before the first body byte)."""
+    value = rule.get(key)
+    return value is not None and value is not False
+
+
 async def _dispatch(request: web.Request, handler, st: State, rec: dict[str, Any]) -> web.StreamResponse:
     rule = st.take_fault(rec["site"], request.method, request.path)
     if rule is not None:
-        rec["fault"] = sorted(k for k in _RECORDED if rule.get(k) not in (None, False))
+        rec["fault"] = sorted(k for k in _RECORDED if _given(rule, k))
         if rule.get("delay_s"):
             await asyncio.sleep(rule["delay_s"])
         request[FAULT_RULE] = rule
         if any(rule.get(k) is not None for k in SCRIPTED_FIELDS):
             return await fault_response(request, rule)
     resp = auth_failure(request, st) or await handler(request)
-    if rule is not None and any(rule.get(k) for k in BODY_FIELDS) and isinstance(resp, web.Response) \
+    if rule is not None and any(_given(rule, k) for k in BODY_FIELDS) and isinstance(resp, web.Response) \
             and not resp.prepared:  # a handler's small body, written under the fault's rules
         body = resp.body if isinstance(resp.body, bytes) else b""
         return await send_body(request, resp.status, dict(resp.headers), plain_body(body))

@@ -290,7 +290,11 @@ class VideoProtocol:
 
     def error_kind(self, status: int, body: str) -> str | None:
         """``"auth"``, ``"not_found"`` or ``"model"`` when this gateway says so in its own way; None to use
-        HTTP semantics."""
+        HTTP semantics. Here: New API and One-Hub gateways answer a model they route nowhere with 503
+        "无可用渠道" / "no available channel" (QuantumNous/new-api ``middleware/distributor.go``), before any
+        task exists."""
+        if status == 503 and ("无可用渠道" in body or "no available channel" in body.lower()):
+            return "model"
         return None
 
     def media_url_from_json(self, body: Any) -> str | None:

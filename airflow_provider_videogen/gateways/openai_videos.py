@@ -51,6 +51,7 @@ def form_value(value: Any) -> str:
 
 
 _AUTH_WORDS = re.compile(r"(invalid|incorrect|missing|wrong|expired)[^.]{0,30}(api[ _-]?key|token|key)|"
+                         r"(api[ _-]?key|token)[^.]{0,20}(invalid|incorrect|missing|wrong|expired)|"
                          r"unauthori[sz]ed|authentication", re.IGNORECASE)
 
 
@@ -75,7 +76,7 @@ class OpenAIVideosProtocol(VideoProtocol):
     def error_kind(self, status: int, body: str) -> str | None:
         if status == self.auth_error_status and _AUTH_WORDS.search(body):
             return "auth"
-        return None
+        return super().error_kind(status, body)
 
     def media_url_from_json(self, body: Any) -> str | None:
         """TokenOps' ``/content`` may answer ``VideoContentResponse {video_url, expires_at}`` instead of bytes

@@ -81,7 +81,7 @@ class VideoGenerationsProtocol(VideoProtocol):
     def error_kind(self, status: int, body: str) -> str | None:
         # New API answers an unknown task with HTTP 400 {"code":"task_not_exist",...}
         # (QuantumNous/new-api relay_task.go).
-        return "not_found" if status == 400 and "task_not_exist" in body else None
+        return "not_found" if status == 400 and "task_not_exist" in body else super().error_kind(status, body)
 
     def parse_status(self, operation_id: str, body: Any, headers: dict[str, str] | None = None) -> VideoOperation:
         outer = require_dict(body, gateway=self.gateway, what="status response", operation_id=operation_id)

@@ -117,17 +117,18 @@ def error_for_status(status: int, headers: Mapping[str, str] | None, text: str, 
     """
     gateway = protocol.gateway
     text = redact(text, secrets)
-    message = f"{step} answered HTTP {status}: {gateway_message(text)}"
-    kind = protocol.error_kind(status, text)
+    words = gateway_message(text)  # JSON escapes decoded (non-ASCII messages arrive as \uXXXX)
+    message = f"{step} answered HTTP {status}: {words}"
+    kind = protocol.error_kind(status, text) or protocol.error_kind(status, words)
+    if step == "submit" and model and (kind == "model" or (status in (400, 404) and _MODEL_WORDS.search(text))):
+        return ModelNotAvailable(f"model {model!r} is not available at this gateway ({message})",
+                                 gateway=gateway, operation_id=operation_id)
     if kind == "auth" or (kind is None and status in (401, 403)):
         return GatewayAuthError(f"{message} (check the connection's API key)", gateway=gateway,
                                 operation_id=operation_id)
     if status in RETRYABLE_STATUS:
         return TransientGatewayError(message, gateway=gateway, operation_id=operation_id, status=status,
                                      retry_after=retry_after(dict(headers or {})))
-    if step == "submit" and model and status in (400, 404) and (kind == "model" or _MODEL_WORDS.search(text)):
-        return ModelNotAvailable(f"model {model!r} is not available at this gateway ({message})",
-                                 gateway=gateway, operation_id=operation_id)
     if kind == "not_found" or (status in (404, 410) and step != "submit"):
         return VideoNotFound(message, gateway=gateway, operation_id=operation_id)
     return GatewayRequestRejected(message, gateway=gateway, operation_id=operation_id)
