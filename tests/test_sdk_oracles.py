@@ -40,11 +40,12 @@ PROMPT = "A cinematic shot of a hummingbird flying in slow motion"
 DEADLINE_S = 20.0  # every wait below is bounded by this
 
 OPENAI_STYLE = ("openai", "hingnet", "tokenops")
-# API prefix at the gateway: Google's Gemini API, and AI Thực Chiến's LiteLLM-style /gemini proxy (§1).
+# API prefix at the gateway: Google's Gemini API, and AI Thực Chiến's LiteLLM-style /gemini proxy
+# (https://docs.thucchien.ai/docs/user-guide/video-generation-veo3).
 GEMINI_STYLE = {"gemini": "", "thucchien": "/gemini"}
 
-# The word each OpenAI-style gateway uses for a finished job (gateway-protocols.md §5.2 Video object;
-# §2 HingNet /openai/video-query.md; §4 TokenOps/apigo video-status), and every word of "not yet".
+# The word each OpenAI-style gateway uses for a finished job (openai-python types/video.py;
+# HingNet /openai/video-query.md; TokenOps/apigo video-status), and every word of "not yet".
 DONE_WORD = {"openai": "completed", "hingnet": "success", "tokenops": "completed"}
 RUNNING_WORDS = {"queued", "pending", "in_progress", "processing"}
 
@@ -166,13 +167,14 @@ def test_openai_sdk_generates_and_downloads_the_exact_video(emulator, gateway, i
     assert [(r["path"], r["status"]) for r in posts] == [("/v1/videos", 200)]
     downloads = [r for r in records(emulator, "GET") if r["path"].endswith("/content")]
     assert [r["path"] for r in downloads] == [f"/v1/videos/{video.id}/content"]
-    if GATEWAY_PROFILES[gateway].get("content_form") == "redirect":  # HingNet: "use curl -L" (seed 002)
+    if GATEWAY_PROFILES[gateway].get("content_form") == "redirect":  # HingNet "视频下载": "use curl -L"
         # The SDK follows the redirect to the CDN host without the key (httpx drops Authorization there).
         assert [(r["status"], r["had_auth"]) for r in records(emulator, "GET", site="cdn")] == [(200, False)]
 
 
 def test_openai_sdk_gets_tokenops_json_url_as_is(emulator):
-    """TokenOps' other documented /content answer, JSON ``{video_url, expires_at}`` (seed 004): the SDK
+    """TokenOps' other documented /content answer, JSON ``{video_url, expires_at}``
+    (TokenOps AI API, GET /v1/videos/{video_id}/content): the SDK
     hands the JSON back as the "video"; a client has to fetch ``video_url`` itself (the provider does)."""
     play(emulator, "tokenops", job_seconds=0)
     with openai_client(emulator) as client:
@@ -186,7 +188,7 @@ def test_openai_sdk_gets_tokenops_json_url_as_is(emulator):
 
 def test_openai_sdk_poll_helper_stops_at_tokenops_pending(emulator):
     """The SDK's ``videos.poll()`` waits only while the status is ``queued`` or ``in_progress``: at TokenOps
-    (``pending``) it returns the unfinished job at once. Clients need a synonym table (reference §6.2)."""
+    (``pending``) it returns the unfinished job at once. Clients need a synonym table."""
     play(emulator, "tokenops", job_seconds=60)
     with openai_client(emulator) as client:
         video = openai_create(client, openai_model(client), image=False)
@@ -231,7 +233,8 @@ def test_genai_sdk_generates_and_downloads_the_exact_video(emulator, gateway, im
 
 
 def test_genai_sdk_downloads_from_thucchien_documented_path(emulator):
-    """Thực Chiến documents ``/gemini/download/v1beta/files/{id}:download?alt=media`` (seed 000): the SDK
+    """Thực Chiến documents ``/gemini/download/v1beta/files/{id}:download?alt=media``
+    (AI Thực Chiến "Tải xuống video hoàn thành", docs.thucchien.ai): the SDK
     reaches it only with a download base URL of ``.../gemini/download`` (its default with base URL
     ``.../gemini`` is LiteLLM's ``/gemini/v1beta/files/{id}:download``, which the emulator also serves)."""
     from google.genai import types
@@ -319,7 +322,8 @@ def test_hingnet_accepts_its_documented_json_with_integer_seconds(emulator):
 
 
 def test_tokenops_refuses_json(emulator):
-    """TokenOps documents ``CreateVideoFormRequest`` only: multipart/form-data (seed 004 page, §4)."""
+    """TokenOps documents ``CreateVideoFormRequest`` only: multipart/form-data
+    (TokenOps AI API videos-generations page)."""
     play(emulator, "tokenops")
     body = {**VIDEO_FIELDS, "model": listed_openai_model(emulator)}
     assert_refused(post_video(emulator, json=body), "JSON submit at TokenOps", "application/json")
