@@ -464,3 +464,15 @@ def test_a_png_first_frame_passes_validation(hook_for, emulator):
     hook = hook_for("openai")
     request = GenerationRequest("a clip", hook.default_model(), duration_seconds=4, image=ImageInput(PNG, "image/png"))
     assert hook.submit(request)
+
+
+async def test_the_key_echoed_into_a_poll_error_is_redacted_in_the_triggerer_too(hook_for, emulator):
+    hook = hook_for("openai")
+    operation_id = submit(hook)
+    fault(emulator, path=r"^/v1/videos/[^/]+$", method="GET", status=200, times=-1,
+          body=f"<html>maintenance for key {TEST_KEY}</html>")
+    async_hook = await VideoGenHook.afor_connection("videogen_test")
+    async with shared_client_session() as session:
+        with pytest.raises(GatewayResponseError) as err:
+            await async_hook.aget_operation(operation_id, session)
+    assert TEST_KEY not in str(err.value) and "***" in str(err.value)

@@ -108,3 +108,30 @@ def test_the_test_button_tells_ok_key_rejected_and_unreachable_apart(gateway, ho
     ok, message = VideoGenHook.for_connection("videogen_wire", retry_initial=0.01).test_connection()
     assert not ok and message.startswith("Gateway unreachable")
     assert len([r for r in emulator.ctl.requests() if r["method"] != "GET"]) == 0  # one cheap GET per test
+
+
+@pytest.mark.parametrize("with_image", [False, True], ids=["text-to-video", "image-to-video"])
+@pytest.mark.parametrize("gateway", sorted(EXPECTED))
+def test_end_to_end_against_the_strict_emulator(gateway, with_image, hook_for, emulator, tmp_path):
+    """Submit, poll until done (bounded), download: the file is exactly the video the gateway served."""
+    import time
+
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_videogen.download import VideoDownloader
+
+    hook = hook_for(gateway)
+    emulator.ctl.set_config(job_seconds=0.2)
+    operation_id = hook.submit(GenerationRequest(
+        prompt="a lighthouse at dusk", model=hook.default_model(), duration_seconds=8, aspect_ratio="16:9",
+        resolution="720p", image=ImageInput(PNG, "image/png") if with_image else None))
+    deadline = time.monotonic() + 15
+    op = hook.get_operation(operation_id)
+    while not op.done and time.monotonic() < deadline:
+        time.sleep(0.1)
+        op = hook.get_operation(operation_id)
+    assert op.state == "succeeded"
+    result = VideoDownloader(hook).download(op, ObjectStoragePath(f"file://{tmp_path}/v.mp4"))
+    assert result.sha256 == emulator.ctl.sha256(operation_id)["sha256"]
+    (job,) = emulator.ctl.jobs()
+    assert job["has_image"] is with_image
