@@ -36,7 +36,7 @@ GATEWAYS: dict[str, dict] = {
         "hook_class": "HingNetVideoHook",
         "docs_url": "https://docs.hingnet.com.cn/openai/video-generation",
         "protocol": "openai_videos",
-        "protocol_options": {"encoding": "json"},
+        "protocol_options": {"encoding": "json", "veo_references": True},
     },
     "mixroute": {
         "label": "MixRoute",
@@ -76,7 +76,7 @@ GATEWAYS: dict[str, dict] = {
         "hook_class": "OpenAIVideoHook",
         "docs_url": "https://developers.openai.com/api/docs/guides/video-generation",
         "protocol": "openai_videos",
-        "protocol_options": {"encoding": "multipart"},
+        "protocol_options": {"encoding": "multipart", "remix": True, "variants": True},
         "retired_models": dict.fromkeys(
             ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"),
             SORA_RETIRED),

@@ -438,7 +438,7 @@ class SyncTransport:
         kwargs: dict[str, Any] = {"params": http.params}
         if http.form is not None or http.files:
             parts: list[tuple[str, Any]] = [(k, (None, v)) for k, v in (http.form or {}).items()]
-            parts += [(k, v) for k, v in (http.files or {}).items()]
+            parts += list(http.files or [])
             kwargs["files"] = parts  # requests encodes multipart/form-data whenever ``files`` is given
         elif http.json is not None:
             kwargs["json"] = http.json

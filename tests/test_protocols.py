@@ -120,7 +120,7 @@ def test_openai_style_submit_is_multipart_with_seconds_as_string():
     assert req.form == {"model": "sora-2", "prompt": "cat", "seconds": "8", "size": "720x1280", "quality": '{"x": 1}'}
     with_image = TOKENOPS.build_submit(GenerationRequest(prompt="cat", model="sora-2",
                                                          image=ImageInput(b"\xff\xd8\xffjpeg", "image/jpeg")))
-    assert with_image.files == {"input_reference": ("first_frame.jpeg", b"\xff\xd8\xffjpeg", "image/jpeg")}
+    assert with_image.files == [("input_reference", ("first_frame.jpeg", b"\xff\xd8\xffjpeg", "image/jpeg"))]
 
 
 def test_hingnet_submit_is_json_like_its_examples():

@@ -75,7 +75,7 @@ class HttpRequest:
     """One HTTP request to the gateway. ``path`` is relative to the base URL and already URL-safe.
 
     ``json`` is sent as a JSON body; ``form`` always as ``multipart/form-data`` fields (strings, never
-    urlencoded), with ``files`` as ``{field: (filename, bytes, mime type)}``.
+    urlencoded), with ``files`` as ``[(field, (filename, bytes, mime type)), ...]`` (a field may repeat).
     """
 
     method: str
@@ -83,7 +83,7 @@ class HttpRequest:
     params: dict[str, str] | None = None
     json: Any = None
     form: dict[str, str] | None = None
-    files: dict[str, tuple[str, bytes, str]] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,45 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class ReferenceImage:
+    """A Veo reference image: ``"asset"`` (a subject to keep) or ``"style"`` (a look to follow)."""
+
+    image: ImageInput
+    reference_type: str = "asset"
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """A video made earlier, to extend (Veo) or remix (``/v1/videos/{id}/remix``).
+
+    :param operation_id: the operation that made it. :param uri: the gateway's own reference to the
+        video (Gemini ``generatedSamples[].video.uri``), where the protocol needs it.
+    """
+
+    operation_id: str
+    uri: str | None = None
+
+
+# The Veo 3.x controls (GenerationRequest fields); each protocol says which it can send (``controls``).
+CONTROLS = ("last_frame", "reference_images", "generate_audio", "seed", "person_generation", "enhance_prompt",
+            "number_of_videos", "source")
+PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """The common parameters of a text/image-to-video job, before mapping onto a protocol.
 
     :param duration_seconds: clip length in seconds.
     :param aspect_ratio: ``"16:9"`` or ``"9:16"`` (mapped to a ``size`` where the protocol wants one).
     :param size: ``"WIDTHxHEIGHT"``, e.g. ``"1280x720"`` (mapped to an aspect ratio for Gemini).
-    :param resolution: ``"720p"`` / ``"1080p"``.
+    :param resolution: ``"720p"``, ``"1080p"`` or ``"4k"`` (Veo 3.1 at the Gemini API).
+    :param last_frame: the last frame (Veo 3.1 first-and-last-frame generation).
+    :param reference_images: up to 3 :class:`ReferenceImage` (Veo 3.1).
+    :param generate_audio: ask for (or leave out) the soundtrack. :param seed: an integer seed.
+    :param person_generation: ``"allow_all"``, ``"allow_adult"`` or ``"dont_allow"``.
+    :param enhance_prompt: let the gateway rewrite the prompt. :param number_of_videos: 1 to 4 samples.
+    :param source: a video to extend or remix (:class:`SourceVideo`).
     :param extra_params: gateway-specific fields, merged last (they win over the mapped ones).
     """
 
@@ -114,6 +146,18 @@ class GenerationRequest:
     negative_prompt: str | None = None
     image: ImageInput | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ReferenceImage, ...] = ()
+    generate_audio: bool | None = None
+    seed: int | None = None
+    person_generation: str | None = None
+    enhance_prompt: bool | None = None
+    number_of_videos: int | None = None
+    source: SourceVideo | None = None
+
+    def controls_set(self) -> list[str]:
+        """The Veo controls this request sets (names of :data:`CONTROLS`)."""
+        return [name for name in CONTROLS if getattr(self, name) not in (None, (), [])]
 
 
 LocatorKind = Literal["binary", "json_base64"]
@@ -137,6 +181,7 @@ class VideoLocator:
     url: str
     field: str | None = None
     size: int | None = None
+    uri: str | None = None  # the gateway's own reference to the video (Gemini ``video.uri``), for extension
 
 
 @dataclass
@@ -158,6 +203,7 @@ class VideoOperation:
     error_message: str | None = None
     expires_at: int | None = None
     created_at: int | None = None
+    completed_at: int | None = None
     poll_after: float | None = None
 
     @property
@@ -184,7 +230,7 @@ class VideoOperation:
 
 
 _OPERATION_FIELDS = ("gateway", "operation_id", "state", "raw_status", "progress", "error_code",
-                     "error_message", "expires_at", "created_at")
+                     "error_message", "expires_at", "created_at", "completed_at")
 FILTER_CODES = frozenset({"rai_filtered", "moderation_blocked", "content_filter", "content_policy_violation",
                           "content_filtered", "safety"})
 
@@ -304,11 +350,20 @@ class VideoProtocol:
     # -- refusing before anything is paid ------------------------------------------------------
     unsupported: dict[str, str] = {}  # GenerationRequest field -> why this protocol refuses it
 
+    def controls(self, request: GenerationRequest) -> frozenset[str]:
+        """The Veo controls (:data:`CONTROLS`) this gateway documents for ``request.model``; none here."""
+        return frozenset()
+
+    def build_cancel(self, operation_id: str) -> HttpRequest | None:
+        """The documented request that cancels (or deletes) a job; None where the gateway documents none."""
+        return None
+
     def check(self, request: GenerationRequest) -> None:
         """Refuse a request this protocol cannot send as asked, before any paid request.
 
-        :raises InvalidVideoRequest: empty prompt, a duration that is not a positive number, a first frame
-            that is not PNG, JPEG or WebP, or a parameter this gateway does not document.
+        :raises InvalidVideoRequest: empty prompt, a duration that is not a positive number, a first or last
+            frame that is not PNG, JPEG or WebP, a control out of range, or a parameter this gateway does
+            not document (named, with the gateway).
         """
         def refuse(message: str) -> InvalidVideoRequest:
             return InvalidVideoRequest(message, gateway=self.gateway)
@@ -321,11 +376,37 @@ class VideoProtocol:
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or not math.isfinite(duration) or duration <= 0):
             raise refuse(f"duration_seconds must be a positive number of seconds, not {duration!r}")
-        if request.image is not None and image_type(request.image.data) is None:
-            raise refuse(f"image must be a PNG, JPEG or WebP file (it starts with {request.image.data[:8]!r})")
+        images = [("image", request.image), ("last_frame", request.last_frame)]
+        images += [(f"reference_images[{i}]", ref.image) for i, ref in enumerate(request.reference_images)]
+        for name, image in images:
+            if image is not None and image_type(image.data) is None:
+                raise refuse(f"{name} must be a PNG, JPEG or WebP file (it starts with {image.data[:8]!r})")
         for name, reason in self.unsupported.items():
             if getattr(request, name, None) not in (None, "", [], {}):
                 raise refuse(f"{name} is not supported here: {reason}")
+        self._check_controls(request, refuse)
+
+    def _check_controls(self, request: GenerationRequest, refuse) -> None:
+        allowed = self.controls(request)
+        for name in request.controls_set():
+            if name not in allowed:
+                raise refuse(f"{name} is not supported by this gateway for model {request.model!r} (its documents "
+                             "do not describe it); send it with extra_params only if you know the gateway takes it")
+        if len(request.reference_images) > 3:
+            raise refuse(f"reference_images: at most 3, got {len(request.reference_images)}")
+        for i, ref in enumerate(request.reference_images):
+            if ref.reference_type not in ("asset", "style"):
+                raise refuse(f"reference_images[{i}]: reference_type must be 'asset' or 'style'")
+        count = request.number_of_videos
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4):
+            raise refuse(f"number_of_videos must be an integer from 1 to 4, not {count!r}")
+        if request.seed is not None and (isinstance(request.seed, bool) or not isinstance(request.seed, int)):
+            raise refuse(f"seed must be an integer, not {request.seed!r}")
+        if request.person_generation is not None and request.person_generation not in PERSON_GENERATION:
+            raise refuse(f"person_generation must be one of {', '.join(PERSON_GENERATION)}")
+        for name in ("generate_audio", "enhance_prompt"):
+            if getattr(request, name) is not None and not isinstance(getattr(request, name), bool):
+                raise refuse(f"{name} must be true or false")
 
     # -- shared helpers -----------------------------------------------------------------------
     def validate_operation_id(self, operation_id: Any) -> str:

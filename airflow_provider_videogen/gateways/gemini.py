@@ -21,10 +21,11 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_videogen.exceptions import GatewayResponseError
+from airflow_provider_videogen.exceptions import GatewayResponseError, InvalidVideoRequest
 from airflow_provider_videogen.gateways.base import (
     GenerationRequest,
     HttpRequest,
+    ImageInput,
     VideoLocator,
     VideoOperation,
     VideoProtocol,
@@ -34,6 +35,12 @@ from airflow_provider_videogen.gateways.base import (
     typed_field,
     validate_id,
 )
+
+
+def _image(image: ImageInput) -> dict[str, str]:
+    """An image as the Gemini API takes it inline (python-genai ``_Image_to_mldev``)."""
+    return {"bytesBase64Encoded": base64.b64encode(image.data).decode("ascii"), "mimeType": image.mime_type}
+
 
 _FILE_ID_RE = re.compile(r"/files/([A-Za-z0-9_-]+)")
 _SIZES = {"1280x720": ("16:9", "720p"), "720x1280": ("9:16", "720p"),
@@ -71,11 +78,34 @@ class GeminiProtocol(VideoProtocol):
     def validate_operation_id(self, operation_id: Any) -> str:
         return validate_id(operation_id, what="operation name", gateway=self.gateway, allow_slash=True)
 
+    def controls(self, request: GenerationRequest) -> frozenset[str]:
+        """What the Gemini API takes in API-key mode (python-genai ``_GenerateVideosParameters_to_mldev``,
+        ``_GenerateVideosConfig_to_mldev``; https://ai.google.dev/gemini-api/docs/video): last frame, up to 3
+        reference images, video extension, person generation, prompt enhancement, 1-4 samples. ``seed`` and
+        ``generate_audio`` are Vertex AI only: the SDK refuses them here, and so does this provider."""
+        return frozenset({"last_frame", "reference_images", "source", "person_generation", "enhance_prompt",
+                          "number_of_videos"})
+
+    def check(self, request: GenerationRequest) -> None:
+        super().check(request)
+        if request.resolution == "4k" and not request.model.startswith("veo-3.1"):
+            raise InvalidVideoRequest(f"resolution '4k' is documented only for Veo 3.1 models, not {request.model!r} "
+                                      "(https://ai.google.dev/gemini-api/docs/video)", gateway=self.gateway)
+        if request.source is not None and not request.source.uri:
+            raise InvalidVideoRequest("extending a video needs the source video's uri (the finished operation of "
+                                      "a Gemini-protocol job)", gateway=self.gateway)
+
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
         instance: dict[str, Any] = {"prompt": request.prompt}
         if request.image is not None:
-            instance["image"] = {"bytesBase64Encoded": base64.b64encode(request.image.data).decode("ascii"),
-                                 "mimeType": request.image.mime_type}
+            instance["image"] = _image(request.image)
+        if request.last_frame is not None:
+            instance["lastFrame"] = _image(request.last_frame)
+        if request.reference_images:
+            instance["referenceImages"] = [{"image": _image(ref.image), "referenceType": ref.reference_type}
+                                           for ref in request.reference_images]
+        if request.source is not None:  # Veo video extension: the earlier video by its uri
+            instance["video"] = {"uri": request.source.uri}
         aspect_ratio, resolution = request.aspect_ratio, request.resolution
         if request.size and request.size in _SIZES:
             aspect_ratio = aspect_ratio or _SIZES[request.size][0]
@@ -87,6 +117,9 @@ class GeminiProtocol(VideoProtocol):
                 "aspectRatio": aspect_ratio,
                 "resolution": resolution,
                 "negativePrompt": request.negative_prompt,
+                "personGeneration": request.person_generation,
+                "enhancePrompt": request.enhance_prompt,
+                "sampleCount": request.number_of_videos,
             }.items()
             if v is not None
         }
@@ -98,6 +131,11 @@ class GeminiProtocol(VideoProtocol):
             body["parameters"] = parameters
         model = validate_id(request.model, what="model", gateway=self.gateway)
         return HttpRequest("POST", f"{self.api_prefix}/models/{model}:predictLongRunning", json=body)
+
+    def build_cancel(self, operation_id: str) -> HttpRequest:
+        """``POST {api}/{name}:cancel`` (google.longrunning ``Operations.CancelOperation``,
+        https://cloud.google.com/apis/design/design_patterns#long_running_operations)."""
+        return HttpRequest("POST", f"{self.build_status(operation_id).path}:cancel", json={})
 
     def parse_submit(self, body: Any) -> str:
         name = require_dict(body, gateway=self.gateway, what="submit response").get("name")
@@ -157,9 +195,9 @@ class GeminiProtocol(VideoProtocol):
                 if match:
                     file_id = validate_id(match.group(1), what="video id", gateway=self.gateway)
                     path = f"{self.download_prefix}/files/{file_id}:download?alt=media"
-                    locators.append(VideoLocator("binary", path))
+                    locators.append(VideoLocator("binary", path, uri=uri))
                 elif uri.startswith(("https://", "http://")):
-                    locators.append(VideoLocator("binary", uri))
+                    locators.append(VideoLocator("binary", uri, uri=uri))
             elif inline:
                 path = ".".join(map(str, (*prefix, key, index, *(("video",) if nested else ()), inline)))
                 locators.append(VideoLocator("json_base64", status_url, field=path))

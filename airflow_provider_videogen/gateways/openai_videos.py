@@ -21,7 +21,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_videogen.exceptions import GatewayResponseError
+from airflow_provider_videogen.exceptions import GatewayResponseError, InvalidVideoRequest
 from airflow_provider_videogen.gateways.base import (
     GenerationRequest,
     HttpRequest,
@@ -64,14 +64,22 @@ class OpenAIVideosProtocol(VideoProtocol):
         file, and multipart is used even without one: never form-urlencoded.
     :param auth_error_status: the status this gateway answers a bad key with, besides 401/403. TokenOps'
         OpenAPI lists only ``400 ErrorResponse`` ("bad parameters, invalid key", videos-generations page).
+    :param remix: the gateway keeps OpenAI's ``POST /v1/videos/{id}/remix`` and ``DELETE /v1/videos/{id}``.
+    :param variants: it serves ``/content?variant=thumbnail|spritesheet`` previews.
+    :param veo_references: Veo models take up to 3 ``input_reference`` files (first + last frame, or
+        reference images).
     """
 
     name = "openai_videos"
 
-    def __init__(self, gateway: str, *, encoding: str = "multipart", auth_error_status: int | None = None):
+    def __init__(self, gateway: str, *, encoding: str = "multipart", auth_error_status: int | None = None,
+                 remix: bool = False, variants: bool = False, veo_references: bool = False):
         super().__init__(gateway)
         self.encoding = encoding
         self.auth_error_status = auth_error_status
+        self.remix = remix
+        self.variants = variants
+        self.veo_references = veo_references
 
     def error_kind(self, status: int, body: str) -> str | None:
         if status == self.auth_error_status and _AUTH_WORDS.search(body):
@@ -84,7 +92,31 @@ class OpenAIVideosProtocol(VideoProtocol):
         url = body.get("video_url") if isinstance(body, dict) else None
         return url if isinstance(url, str) and url else None
 
+    def controls(self, request: GenerationRequest) -> frozenset[str]:
+        """``source`` (remix) where the gateway keeps ``POST /v1/videos/{id}/remix`` (openai-python
+        ``videos.remix``); a last frame and reference images as repeated ``input_reference`` files for Veo
+        models where the gateway documents that (HingNet, https://docs.hingnet.com.cn/gemini/video.md)."""
+        allowed = set()
+        if self.remix:
+            allowed.add("source")
+        if self.veo_references and request.model.lower().startswith("veo"):
+            allowed |= {"last_frame", "reference_images"}
+        return frozenset(allowed)
+
+    def check(self, request: GenerationRequest) -> None:
+        super().check(request)
+        frames = [request.image, request.last_frame]
+        if request.reference_images and any(frames):
+            raise InvalidVideoRequest("reference_images cannot be combined with a first or last frame here: "
+                                      "they travel in the same input_reference field", gateway=self.gateway)
+        if request.last_frame is not None and request.image is None:
+            raise InvalidVideoRequest("last_frame needs a first frame (image) here: input_reference holds the "
+                                      "first frame, then the last", gateway=self.gateway)
+
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
+        if request.source is not None:  # remix: the new prompt applied to an earlier video
+            source = quote(self.validate_operation_id(request.source.operation_id))
+            return HttpRequest("POST", f"/v1/videos/{source}/remix", json={"prompt": request.prompt})
         fields: dict[str, Any] = {
             k: v
             for k, v in {
@@ -96,13 +128,25 @@ class OpenAIVideosProtocol(VideoProtocol):
             if v is not None
         }
         fields.update(request.extra_params)
-        if self.encoding == "json" and request.image is None:
+        images = [("first_frame", request.image), ("last_frame", request.last_frame)]
+        images += [(f"reference_{i}", ref.image) for i, ref in enumerate(request.reference_images)]
+        files = [("input_reference", (f"{name}.{image.mime_type.rsplit('/', 1)[-1]}", image.data, image.mime_type))
+                 for name, image in images if image is not None]
+        if self.encoding == "json" and not files:
             return HttpRequest("POST", "/v1/videos", json=fields)
-        files = None
-        if request.image is not None:
-            ext = request.image.mime_type.rsplit("/", 1)[-1]
-            files = {"input_reference": (f"first_frame.{ext}", request.image.data, request.image.mime_type)}
-        return HttpRequest("POST", "/v1/videos", form={k: form_value(v) for k, v in fields.items()}, files=files)
+        return HttpRequest("POST", "/v1/videos", form={k: form_value(v) for k, v in fields.items()},
+                           files=files or None)
+
+    def build_cancel(self, operation_id: str) -> HttpRequest | None:
+        """``DELETE /v1/videos/{id}`` where the gateway keeps it (openai-python ``videos.delete``)."""
+        return HttpRequest("DELETE", self.build_status(operation_id).path) if self.remix else None
+
+    def build_variant(self, operation_id: str, variant: str) -> HttpRequest | None:
+        """``GET /v1/videos/{id}/content?variant=thumbnail|spritesheet`` where the gateway serves previews
+        (openai-python ``videos.download_content``); None elsewhere."""
+        if not self.variants or variant not in ("thumbnail", "spritesheet"):
+            return None
+        return HttpRequest("GET", f"{self.build_status(operation_id).path}/content", params={"variant": variant})
 
     def parse_submit(self, body: Any) -> str:
         video_id = require_dict(body, gateway=self.gateway, what="submit response").get("id")
@@ -121,7 +165,8 @@ class OpenAIVideosProtocol(VideoProtocol):
         progress = parse_progress(body.get("progress"))
         op = VideoOperation(self.gateway, operation_id, normalise_status(body.get("status"), progress=progress),
                             raw_status=str(body.get("status")), progress=progress,
-                            expires_at=as_int(body.get("expires_at")), created_at=as_int(body.get("created_at")))
+                            expires_at=as_int(body.get("expires_at")), created_at=as_int(body.get("created_at")),
+                            completed_at=as_int(body.get("completed_at")))
         poll_after_ms = (headers or {}).get("openai-poll-after-ms")
         if poll_after_ms:
             op.poll_after = (as_int(poll_after_ms) or 0) / 1000 or None

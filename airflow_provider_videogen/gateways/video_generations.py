@@ -46,6 +46,16 @@ class VideoGenerationsProtocol(VideoProtocol):
     # no negative prompt; its Sora 2 examples neither.
     unsupported = {"negative_prompt": "MixRoute documents no negative prompt (docs.mixroute.ai, Veo parameters)"}
 
+    def controls(self, request: GenerationRequest) -> frozenset[str]:
+        """Veo models: ``lastFrame`` (3.1 series only), ``generateAudio``, ``seed`` and ``personGeneration``
+        (https://docs.mixroute.ai/en/api-reference/endpoint/veo). Not several videos: its status carries one
+        ``url``."""
+        model = request.model.lower()
+        if not model.startswith("veo"):
+            return frozenset()
+        allowed = {"generate_audio", "seed", "person_generation"}
+        return frozenset(allowed | {"last_frame"} if model.startswith("veo-3.1") else allowed)
+
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
         if request.model.lower().startswith("sora"):
@@ -53,9 +63,11 @@ class VideoGenerationsProtocol(VideoProtocol):
                       "size": size_for(request)}
         else:
             mapped = {"durationSeconds": request.duration_seconds, "aspectRatio": request.aspect_ratio,
-                      "resolution": request.resolution}
-            if request.image is not None:
-                mapped["image"] = base64.b64encode(request.image.data).decode("ascii")
+                      "resolution": request.resolution, "generateAudio": request.generate_audio,
+                      "seed": request.seed, "personGeneration": request.person_generation}
+            for key, image in (("image", request.image), ("lastFrame", request.last_frame)):
+                if image is not None:
+                    mapped[key] = base64.b64encode(image.data).decode("ascii")
         body.update({k: v for k, v in mapped.items() if v is not None})
         body.update(request.extra_params)
         return HttpRequest("POST", "/v1/video/generations", json=body)
