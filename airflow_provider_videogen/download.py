@@ -35,6 +35,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import requests
 import urllib3
@@ -43,10 +44,12 @@ from airflow_provider_videogen.exceptions import (
     DestinationExists,
     GatewayResponseError,
     InvalidDestination,
+    InvalidVideoRequest,
     TransientGatewayError,
     VideoIntegrityError,
     VideoNotFound,
 )
+from airflow_provider_videogen.gateways.base import image_type
 from airflow_provider_videogen.gateways.wire import (
     Base64Stream,
     JsonScanner,
@@ -80,9 +83,14 @@ class DownloadResult:
     sha256: str
     content_type: str
     operation_id: str
+    video_index: int = 0
+    sidecar_uri: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["sidecar_uri"] is None:
+            del data["sidecar_uri"]
+        return data
 
 
 def check_destination(destination: Any) -> str:
@@ -109,8 +117,8 @@ class _Sink:
     Memory: at most two chunks in flight.
     """
 
-    def __init__(self, tmp: ObjectStoragePath, max_bytes: int | None, label: str):
-        self.tmp, self.max_bytes, self.label = tmp, max_bytes, label
+    def __init__(self, tmp: ObjectStoragePath, max_bytes: int | None, label: str, *, image: bool = False):
+        self.tmp, self.max_bytes, self.label, self.image = tmp, max_bytes, label, image
         self.file = None
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="videogen-sha256")
         self._hashing: Future | None = None
@@ -150,9 +158,10 @@ class _Sink:
         """Write ``data`` without hashing it (see :meth:`hash_async`); checks the signature and size."""
         if not data:
             return
-        if len(self.head) < 8:
-            self.head += bytes(data[: 8 - len(self.head)])
-            if len(self.head) >= 8 and self.head[4:8] != b"ftyp":
+        if len(self.head) < 16:
+            checked = len(self.head) >= 8
+            self.head += bytes(data[: 16 - len(self.head)])
+            if not checked and len(self.head) >= 8 and not self.image and self.head[4:8] != b"ftyp":
                 raise VideoIntegrityError(f"the body is not an MP4 (starts with {self.head!r}); {self.label}")
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
@@ -309,10 +318,30 @@ class VideoDownloader:
         raise TransientGatewayError("base64 download kept breaking", gateway=self.gateway, operation_id=operation_id)
 
     # -- public --------------------------------------------------------------------------------------
+    def _prepare(self, destination: ObjectStoragePath, overwrite: bool, op_id: str) -> ObjectStoragePath:
+        """Check the destination and return the temporary path beside it."""
+        if not destination.name:
+            raise InvalidDestination(f"destination {destination} has no file name", gateway=self.gateway,
+                                     operation_id=op_id)
+        if destination.is_dir():
+            raise InvalidDestination(f"destination {destination} is an existing directory: give a file name "
+                                     "inside it", gateway=self.gateway, operation_id=op_id)
+        if not overwrite and _exists(destination):
+            raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
+                                    operation_id=op_id)
+        if _is_local(destination):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        return destination.parent / _temporary_name(destination.name)
+
     def download(self, operation: VideoOperation, destination: ObjectStoragePath, *, video_index: int = 0,
-                 overwrite: bool = True) -> DownloadResult:
+                 overwrite: bool = True, sidecar: dict[str, Any] | None = None) -> DownloadResult:
         """Write video ``video_index`` of a succeeded ``operation`` to ``destination``, atomically.
 
+        :param sidecar: provenance to write as JSON next to the video (``<name>.json``), together with it:
+            both are written to temporary names and verified first; the video is moved into place, then the
+            sidecar, and if the sidecar cannot follow, the video is removed again. So neither is ever left
+            without the other (a process killed between the two moves, microseconds apart, is the one
+            window; the task's retry rewrites both).
         :raises VideoNotFound: the operation has no such video, or the gateway says it is gone (404/410).
         :raises VideoIntegrityError: not an MP4, size differs from the declared one, truncated, over ``max_bytes``.
         :raises DestinationExists: ``overwrite`` is False and the destination exists.
@@ -324,33 +353,72 @@ class VideoDownloader:
         if not 0 <= video_index < len(operation.videos):
             raise VideoNotFound(f"the operation has {len(operation.videos)} video(s), no index {video_index}",
                                 gateway=self.gateway, operation_id=op_id)
-        if not destination.name:
-            raise InvalidDestination(f"destination {destination} has no file name", gateway=self.gateway,
-                                     operation_id=op_id)
-        if destination.is_dir():
-            raise InvalidDestination(f"destination {destination} is an existing directory: give a file name "
-                                     "inside it", gateway=self.gateway, operation_id=op_id)
-        if not overwrite and _exists(destination):
-            raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
-                                    operation_id=op_id)
         locator = operation.videos[video_index]
-        if _is_local(destination):
-            destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = destination.parent / _temporary_name(destination.name)
+        tmp = self._prepare(destination, overwrite, op_id)
+        sidecar_path = destination.parent / f"{destination.stem}.json" if sidecar is not None else None
+        sidecar_tmp = None
         sink = _Sink(tmp, self.max_bytes, f"gateway {self.gateway}, operation {op_id}")
         try:
             stream = self._stream_base64 if locator.kind == "json_base64" else self._stream_binary
             content_type, expected = stream(locator, sink, op_id)
             sink.close()
             self._verify(sink, expected, locator.size, op_id)
+            result = DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.sha256(),
+                                    content_type=content_type or "video/mp4", operation_id=op_id,
+                                    video_index=video_index,
+                                    sidecar_uri=str(sidecar_path) if sidecar_path is not None else None)
+            if sidecar_path is not None:
+                sidecar_tmp = sidecar_path.parent / _temporary_name(sidecar_path.name)
+                with sidecar_tmp.open("w") as f:
+                    json.dump({**sidecar, "video": result.to_dict()}, f, indent=2, sort_keys=True, default=str)
+            self._move_into_place(tmp, destination, overwrite, op_id)
+            if sidecar_tmp is not None:
+                try:
+                    sidecar_tmp.rename(sidecar_path)
+                except BaseException:
+                    _remove_quietly(destination)  # no video without its sidecar
+                    raise
+        except BaseException:
+            sink.close()
+            _remove_quietly(tmp)
+            if sidecar_tmp is not None:
+                _remove_quietly(sidecar_tmp)
+            raise
+        sink.log_progress(expected or sink.size, final=True)
+        return result
+
+    def download_preview(self, operation: VideoOperation, variant: str, destination: ObjectStoragePath, *,
+                         overwrite: bool = True) -> DownloadResult:
+        """Write a preview (``"thumbnail"`` or ``"spritesheet"``) of a succeeded operation, atomically.
+
+        Only where the gateway serves them (``/v1/videos/{id}/content?variant=``, the OpenAI-compatible
+        contract); the image's signature (WebP, JPEG or PNG) is checked before the move.
+        :raises InvalidVideoRequest: the gateway serves no such preview.
+        """
+        op_id = operation.operation_id
+        http = self.protocol.build_variant(op_id, variant) if hasattr(self.protocol, "build_variant") else None
+        if http is None:
+            raise InvalidVideoRequest(f"{self.hook.gateway.label} serves no {variant!r} preview",
+                                      gateway=self.gateway, operation_id=op_id)
+        tmp = self._prepare(destination, overwrite, op_id)
+        sink = _Sink(tmp, self.max_bytes, f"gateway {self.gateway}, operation {op_id}", image=True)
+        url = f"{http.path}?{urlencode(http.params or {})}"
+        try:
+            stream = self._retrying(lambda: self.transport.open(url, operation_id=op_id))
+            content_type, expected = stream.content_type, stream.declared_length
+            self._copy(stream, sink, expected)
+            stream.close()
+            sink.close()
+            if image_type(sink.head) is None or (expected is not None and expected != sink.size):
+                raise VideoIntegrityError(f"the {variant} preview is not a complete WebP, JPEG or PNG image",
+                                          gateway=self.gateway, operation_id=op_id)
             self._move_into_place(tmp, destination, overwrite, op_id)
         except BaseException:
             sink.close()
             _remove_quietly(tmp)
             raise
-        sink.log_progress(expected or sink.size, final=True)
         return DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.sha256(),
-                              content_type=content_type or "video/mp4", operation_id=op_id)
+                              content_type=content_type or "image/webp", operation_id=op_id)
 
     def _move_into_place(self, tmp: ObjectStoragePath, destination: ObjectStoragePath, overwrite: bool,
                          op_id: str) -> None:

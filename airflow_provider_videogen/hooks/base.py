@@ -253,6 +253,46 @@ class VideoGenHook(BaseHook):
                 body, headers = self.transport.api(http, step="status", operation_id=operation_id)
         return self._parse_status(operation_id, body, headers)
 
+    def cancel(self, operation_id: str) -> bool:
+        """Cancel (or delete) the job where the gateway documents how; one try, errors logged, not raised.
+
+        Returns True when the gateway accepted the cancellation, False when it documents no way to cancel
+        or refused. Whether a cancelled job is still billed is the gateway's rule (see the README).
+        """
+        http = self.protocol.build_cancel(operation_id)
+        if http is None:
+            self.log.info("%s documents no way to cancel a job; operation %s keeps running.", self.gateway.label,
+                          operation_id)
+            return False
+        try:
+            self.transport.api(http, step="cancel", operation_id=operation_id)
+        except VideoGenError as err:
+            self.log.warning("Could not cancel operation %s: %s", operation_id, err)
+            return False
+        self.log.info("Cancelled operation %s at %s.", operation_id, self.gateway.label)
+        return True
+
+    async def acancel(self, operation_id: str, session: aiohttp.ClientSession) -> bool:
+        """:meth:`cancel` from the triggerer (``VideoOperationTrigger.on_kill``)."""
+        http = self.protocol.build_cancel(operation_id)
+        if http is None:
+            return False
+        policy = self._async_policy or await self._aload_policy()
+        try:
+            await AsyncTransport(policy, session).api(http, step="cancel", operation_id=operation_id)
+        except VideoGenError as err:
+            self.log.warning("Could not cancel operation %s: %s", operation_id, err)
+            return False
+        return True
+
+    async def _aload_policy(self) -> Policy:
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        conn = await get_async_connection(self.conn_id, hook=self)
+        extra = await get_async_extra_dejson(conn)
+        self._async_policy = settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
+        return self._async_policy
+
     def test_connection(self) -> tuple[bool, str]:
         """The UI's Test button: one cheap authenticated call (the model list), in words a user understands.
 
@@ -277,11 +317,7 @@ class VideoGenHook(BaseHook):
             the gateway's hint). Other errors as in :meth:`get_operation`.
         """
         if self._async_policy is None:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-            conn = await get_async_connection(self.conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
-            self._async_policy = settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
+            await self._aload_policy()
         if self._atransport is None or self._atransport.session is not session:
             self._atransport = AsyncTransport(self._async_policy, session)  # built once per session: TLS, timeout
         body, headers = await self._atransport.api(self.protocol.build_status(operation_id), step="status",
