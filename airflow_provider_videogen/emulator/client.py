@@ -54,8 +54,18 @@ class EmulatorClient:
         return self._call("GET", f"jobs/{quote(job_id, safe='/')}")
 
     def sha256(self, job_id: str) -> dict[str, Any]:
-        """``{"sha256", "size"}`` of the job's video."""
+        """``{"sha256", "size"}`` of the job's (first) video, or of the sample a Gemini file id names."""
         return self._call("GET", f"jobs/{quote(job_id, safe='/')}/sha256")
+
+    def videos(self, job_id: str) -> list[dict[str, Any]]:
+        """Every video of the job: ``[{"index", "file_id" (or None), "sha256", "size"}]`` (a Gemini
+        operation has one per ``sampleCount``; other jobs one)."""
+        return self._call("GET", f"jobs/{quote(job_id, safe='/')}/videos")
+
+    def variant_sha256(self, job_id: str, variant: str) -> dict[str, Any]:
+        """``{"sha256", "size", "content_type"}`` of a ``/v1/videos`` content variant: ``video``,
+        ``thumbnail`` (WebP) or ``spritesheet`` (JPEG)."""
+        return self._call("GET", f"jobs/{quote(job_id, safe='/')}/variants/{quote(variant, safe='')}/sha256")
 
     def video(self, job_id: str) -> bytes:
         """The job's whole video (small sizes only)."""

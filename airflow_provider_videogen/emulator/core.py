@@ -138,8 +138,59 @@ def gemini_id() -> str:
 
 
 @dataclass
+class Rendition:
+    """One video of a job: its own file id (Gemini), bytes, version and validators. A Gemini operation
+    with ``parameters.sampleCount`` = N has N of them, every other job one."""
+
+    job_id: str
+    index: int
+    size: int
+    born: int  # Last-Modified until the first re-render: the job's completed_at
+    file_id: str | None = None
+    version: int = 0
+    modified: int | None = None  # Last-Modified of a re-rendered video (``bump``)
+    sha256: str | None = None  # computed on demand by the control API, cached
+    _source: VideoSource | None = None
+
+    @property
+    def name(self) -> str:
+        """The name it is found by (CDN links, ``State.by_name``): the file id, else the job id."""
+        return self.file_id or self.job_id
+
+    def source(self) -> VideoSource:
+        if self._source is None:
+            self._source = VideoSource(self.job_id, self.size, self.version, self.index)
+        return self._source
+
+    @property
+    def etag(self) -> str:
+        """Strong entity-tag of the current video version."""
+        key = f"{self.job_id}:{self.version}:{self.size}" + (f":{self.index}" if self.index else "")
+        return f'"{hashlib.sha1(key.encode()).hexdigest()[:24]}"'
+
+    @property
+    def last_modified(self) -> int:
+        return self.modified or self.born
+
+    @property
+    def last_modified_http(self) -> str:
+        return formatdate(self.last_modified, usegmt=True)
+
+    def bump(self) -> None:
+        """Re-render: a different video of the same size (new bytes, ETag and Last-Modified)."""
+        self.version += 1
+        self.modified = max(int(time.time()), self.last_modified + 1)
+        self._source, self.sha256 = None, None
+
+
+@dataclass
 class Job:
-    """One emulated generation job; its outcome is scripted by magic words in the prompt."""
+    """One emulated generation job; its outcome is scripted by magic words in the prompt.
+
+    ``file_ids``: a Gemini operation's file ids, one per generated sample (``sampleCount``); other
+    protocols have none and one video. ``info``: extra keys of the public dict (``source_video``,
+    ``last_frame``, ``reference_images``, ``input_references``, ``remixed_from``).
+    """
 
     id: str
     protocol: str  # "gemini" | "openai_videos" | "video_generations"
@@ -149,14 +200,23 @@ class Job:
     image: dict[str, Any] | None
     job_seconds: float
     video_bytes: int
-    file_id: str | None = None
+    file_ids: tuple[str, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False  # DELETE /v1/videos/{id} or a Gemini :cancel
     created: float = field(default_factory=time.time)
     mono: float = field(default_factory=time.monotonic)
     cdn_token: str = field(default_factory=lambda: secrets.token_hex(8))
-    sha256: str | None = None
-    version: int = 0
-    modified: int | None = None  # Last-Modified of a re-rendered video (``bump``)
-    _video: VideoSource | None = None
+    renditions: list[Rendition] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ids: tuple[str | None, ...] = tuple(self.file_ids) or (None,)
+        self.renditions = [Rendition(self.id, i, self.video_bytes, self.completed_at, file_id)
+                           for i, file_id in enumerate(ids)]
+
+    @property
+    def file_id(self) -> str | None:
+        """The first sample's file id (Gemini), else None."""
+        return self.file_ids[0] if self.file_ids else None
 
     @property
     def outcome(self) -> str:
@@ -165,13 +225,21 @@ class Job:
             return "failed"
         return "filtered" if "[[filtered]]" in self.prompt else "succeeded"
 
+    @property
+    def has_video(self) -> bool:
+        """It will have (or has) videos: it succeeds and was not cancelled."""
+        return self.outcome == "succeeded" and not self.cancelled
+
     def fraction(self) -> float:
         if self.job_seconds <= 0:
             return 1.0
         return min(1.0, (time.monotonic() - self.mono) / self.job_seconds)
 
     def state(self) -> str:
-        """``queued`` (first 10 % of the time), ``running``, then the outcome."""
+        """``cancelled`` once cancelled, else ``queued`` (first 10 % of the time), ``running``, then
+        the outcome."""
+        if self.cancelled:
+            return "cancelled"
         f = self.fraction()
         return self.outcome if f >= 1.0 else ("queued" if f < 0.1 else "running")
 
@@ -187,34 +255,16 @@ class Job:
         # https://docs.hingnet.com.cn/openai/video-query.md example: expires_at - completed_at = 3600
         return self.completed_at + 3600
 
-    @property
-    def cdn_name(self) -> str:
-        return self.file_id or self.id
+    def rendition(self, name: str | None = None) -> Rendition:
+        """The video named ``name`` (a file id), else the first one."""
+        return next((r for r in self.renditions if name is not None and r.file_id == name), self.renditions[0])
 
-    def video(self) -> VideoSource:
-        if self._video is None:
-            self._video = VideoSource(self.id, self.video_bytes, self.version)
-        return self._video
+    def video(self, index: int = 0) -> VideoSource:
+        return self.renditions[index].source()
 
     @property
-    def etag(self) -> str:
-        """Strong entity-tag of the current video version."""
-        digest = hashlib.sha1(f"{self.id}:{self.version}:{self.video_bytes}".encode()).hexdigest()[:24]
-        return f'"{digest}"'
-
-    @property
-    def last_modified(self) -> int:
-        return self.modified or self.completed_at
-
-    @property
-    def last_modified_http(self) -> str:
-        return formatdate(self.last_modified, usegmt=True)
-
-    def bump(self) -> None:
-        """Re-render: a different video of the same size (new bytes, ETag and Last-Modified)."""
-        self.version += 1
-        self.modified = max(int(time.time()), self.last_modified + 1)
-        self._video, self.sha256 = None, None
+    def version(self) -> int:
+        return self.renditions[0].version
 
     def public(self) -> dict[str, Any]:
         d = {
@@ -222,10 +272,11 @@ class Job:
             "params": self.params, "has_image": self.image is not None, "image": self.image,
             "created": self.created, "state": self.state(), "progress": self.progress(),
             "job_seconds": self.job_seconds, "video_bytes": self.video_bytes, "version": self.version,
+            "sample_count": len(self.renditions), "cancelled": self.cancelled,
         }
-        if self.file_id:
-            d["file_id"] = self.file_id
-        return d
+        if self.file_ids:
+            d["file_id"], d["file_ids"] = self.file_id, list(self.file_ids)
+        return d | self.info
 
 
 def scrub(value: Any, key: str = "") -> Any:
@@ -365,14 +416,21 @@ class State:
 
     def add_job(self, job: Job) -> Job:
         self.jobs[job.id] = job
-        self.by_name[job.cdn_name] = job
+        for rendition in job.renditions:
+            self.by_name[rendition.name] = job
         return job
 
     def find_job(self, key: str) -> Job | None:
         return self.jobs.get(key) or self.by_name.get(key)
 
-    def cdn_link(self, job: Job) -> str:
-        return f"{self.cdn_url}/cdn/{job.cdn_token}/{job.cdn_name}.mp4"
+    def locate(self, key: str) -> tuple[Job, Rendition] | None:
+        """The job with id ``key`` and its first video, or the job and video with file id ``key``."""
+        job = self.find_job(key)
+        return None if job is None else (job, job.rendition(None if key == job.id else key))
+
+    def cdn_link(self, job: Job, rendition: Rendition | None = None) -> str:
+        name = (rendition or job.renditions[0]).name
+        return f"{self.cdn_url}/cdn/{job.cdn_token}/{name}.mp4"
 
     def take_fault(self, site: str, method: str, path: str) -> dict[str, Any] | None:
         """First matching rule (in order), consuming one of its ``times``."""

@@ -167,6 +167,17 @@ def model_not_found(style: str, model: str) -> web.Response:
 # ----------------------------------------------------------------------- unknown, not ready
 
 
+def unknown_route(method: str, path: str) -> web.Response:
+    """A path no gateway serves (or one the played gateway does not document), in the style of its
+    prefix: Google's "Method not found", OpenAI's "Invalid URL (METHOD /path)" (openai-python
+    NotFoundError bodies), else a plain 404."""
+    if path.startswith(("/v1beta", "/gemini")):
+        return google_error(404, f"Method not found: {method} {path}")
+    if path.startswith("/v1"):
+        return openai_error(404, f"Invalid URL ({method} {path})", "not_found")
+    return web.Response(status=404, text="Not Found")
+
+
 def unknown_video(style: str) -> web.Response:
     """``/v1/videos/{id}[/content]`` for an id the gateway does not know."""
     if style == "tokenops":  # 400 ErrorResponse is the only documented client error

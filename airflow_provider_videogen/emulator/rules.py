@@ -333,6 +333,11 @@ VIDEOS_RULES: dict[str, BodyRules] = {
                 "seconds": one_of(*OPENAI_SECONDS), "input_reference": tokenops_input_reference}),
 }
 
+# openai-python src/openai/resources/videos.py ``remix`` posts exactly ``{"prompt": prompt}`` as JSON
+# (types/video_remix_params.py: prompt required; "Updated text prompt that directs the remix
+# generation"). JSON only: the SDK sends no form for it [INF that a form is refused].
+REMIX_BODY = BodyRules(content_types=("application/json",), required=("prompt",), params={"prompt": text})
+
 # ------------------------------------------------------ MixRoute POST /v1/video/generations
 
 _VEO_PARAMS: dict[str, Check] = {
@@ -465,16 +470,21 @@ def check_model(model: str, models: tuple[str, ...]) -> None:
                       "model", value=model)
 
 
-def check_body(rules: BodyRules, body: dict[str, Any], models: tuple[str, ...], form: str,
-               extra: dict[str, Check] | None = None) -> None:
-    """Unknown names, then required ones, then the model, then every value."""
-    params = {**rules.params, **(extra or {})}
+def _names(rules: BodyRules, body: dict[str, Any], params: dict[str, Check]) -> None:
+    """Unknown names, then missing required ones."""
     for key in body:
         if key not in params:
             raise Refusal("unknown_param", f"Unknown parameter: '{key}'.", key)
     for key in rules.required:
         if key not in body:
             raise Refusal("missing_param", f"Missing required parameter: '{key}'.", key)
+
+
+def check_body(rules: BodyRules, body: dict[str, Any], models: tuple[str, ...], form: str,
+               extra: dict[str, Check] | None = None) -> None:
+    """Unknown names, then required ones, then the model, then every value."""
+    params = {**rules.params, **(extra or {})}
+    _names(rules, body, params)
     model = body["model"]
     text("model", model, Ctx("", form))
     check_model(model, models)
@@ -506,6 +516,12 @@ def body_fields(kind: str, value: Any) -> dict[str, Any]:
 def check_videos(gateway: str, body: dict[str, Any], models: tuple[str, ...], form: str) -> None:
     """``POST /v1/videos`` under ``VIDEOS_RULES[gateway]`` (the media type is checked by the caller)."""
     check_body(VIDEOS_RULES[gateway], body, models, form)
+
+
+def check_remix(body: dict[str, Any]) -> None:
+    """``POST /v1/videos/{video_id}/remix`` body under ``REMIX_BODY`` (the media type is checked by the caller)."""
+    _names(REMIX_BODY, body, REMIX_BODY.params)
+    check_keys(body, REMIX_BODY.params, Ctx("", "json"))
 
 
 def check_generations(body: dict[str, Any], models: tuple[str, ...]) -> None:

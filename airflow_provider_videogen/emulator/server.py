@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import hmac
 import json
 import os
@@ -25,6 +26,8 @@ from .core import (
     SCRIPTED_FIELDS,
     SITE,
     STATE,
+    Job,
+    Rendition,
     State,
     body_shape,
     json_response,
@@ -35,10 +38,12 @@ from .core import (
     validate_config,
     validate_fault,
 )
+from .previews import CONTENT_TYPES as PREVIEW_TYPES
+from .previews import preview
 from .refusals import auth_failure as refused_auth
-from .refusals import google_error, openai_error
+from .refusals import unknown_route
 from .rules import style_for_path
-from .transport import plain_body, scripted_body, send_body, serve_video
+from .transport import plain_body, rendition_sha256, scripted_body, send_body, serve_video
 
 CONTROL = "/_emulator/"
 
@@ -137,11 +142,7 @@ async def middleware(request: web.Request, handler) -> web.StreamResponse:
 
 async def not_found(request: web.Request) -> web.Response:
     """Unknown path, answered in the style of the gateway family the prefix belongs to."""
-    if request.path.startswith(("/v1beta", "/gemini")):
-        return google_error(404, f"Method not found: {request.method} {request.path}")
-    if request.path.startswith("/v1"):
-        return openai_error(404, f"Invalid URL ({request.method} {request.path})", "not_found")
-    return web.Response(status=404, text="Not Found")
+    return unknown_route(request.method, request.path)
 
 
 # ------------------------------------------------------------------------------------- CDN
@@ -152,10 +153,11 @@ async def cdn_video(request: web.Request) -> web.StreamResponse:
     whether a key arrived anyway). Stands in for storage/CDN links (HingNet 视频下载: "视频文件可能托管在
     CDN 上"; TokenOps VideoContentResponse ``video_url``)."""
     st = state_of(request)
-    job = st.by_name.get(request.match_info["name"])
+    name = request.match_info["name"]
+    job = st.by_name.get(name)
     if job is None or job.cdn_token != request.match_info["token"] or job.state() != "succeeded":
         return web.Response(status=404, text="Not Found")
-    return await serve_video(request, job)
+    return await serve_video(request, job.rendition(name))
 
 
 # ------------------------------------------------------------------------------- control API
@@ -205,26 +207,60 @@ async def ctl_job(request: web.Request) -> web.Response:
     return err or json_response(job.public())
 
 
+def _ctl_videos(request: web.Request) -> tuple[Job | None, Rendition | None, web.Response | None]:
+    """The job ``{id}`` names (a job id, or a Gemini file id) and the video it means (the first one,
+    or the file id's sample), or an error answer when there is no such job or it has no video."""
+    found = state_of(request).locate(request.match_info["id"])
+    if found is None:
+        return None, None, json_response({"error": "unknown job"}, 404)
+    job, rendition = found
+    if not job.has_video:
+        reason = "cancelled" if job.cancelled else job.outcome
+        return None, None, json_response({"error": f"job {reason}: it has no video"}, 404)
+    return job, rendition, None
+
+
 async def ctl_sha256(request: web.Request) -> web.Response:
-    """``{"sha256","size"}`` of a job's video, computed on first request (off the loop) and cached."""
-    job, err = _ctl_job(request)
+    """``{"sha256","size"}`` of a job's (first) video, or of the sample a Gemini file id names; computed
+    on first request (off the loop) and cached."""
+    _job, video, err = _ctl_videos(request)
     if err:
         return err
-    if job.outcome != "succeeded":
-        return json_response({"error": f"job {job.outcome}: it has no video"}, 404)
-    if job.sha256 is None:
-        job.sha256 = await asyncio.get_running_loop().run_in_executor(None, job.video().sha256)
-    return json_response({"sha256": job.sha256, "size": job.video_bytes})
+    return json_response({"sha256": await rendition_sha256(video), "size": video.size})
+
+
+async def ctl_videos(request: web.Request) -> web.Response:
+    """Every video of a job: ``[{"index", "file_id" (null outside Gemini), "sha256", "size"}]``, one
+    entry per ``generatedSamples`` item of a Gemini operation, one for any other job."""
+    job, _video, err = _ctl_videos(request)
+    if err:
+        return err
+    return json_response([{"index": v.index, "file_id": v.file_id, "sha256": await rendition_sha256(v),
+                           "size": v.size} for v in job.renditions])
+
+
+async def ctl_variant_sha256(request: web.Request) -> web.Response:
+    """``{"sha256","size","content_type"}`` of one ``?variant=`` asset of ``/v1/videos/{id}/content``:
+    ``video`` (as ``/sha256``), ``thumbnail`` or ``spritesheet`` (``previews.py``; ``/v1/videos`` jobs)."""
+    job, video, err = _ctl_videos(request)
+    if err:
+        return err
+    variant = request.match_info["variant"]
+    if variant == "video":
+        return json_response({"sha256": await rendition_sha256(video), "size": video.size,
+                              "content_type": "video/mp4"})
+    if variant not in PREVIEW_TYPES or job.protocol != "openai_videos":
+        return json_response({"error": f"no {variant} variant for this job"}, 404)
+    data = preview(variant, job.id)
+    return json_response({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                          "content_type": PREVIEW_TYPES[variant]})
 
 
 async def ctl_video(request: web.Request) -> web.StreamResponse:
-    """A job's video bytes without auth (the expected download, for comparisons)."""
-    job, err = _ctl_job(request)
-    if err:
-        return err
-    if job.outcome != "succeeded":
-        return json_response({"error": f"job {job.outcome}: it has no video"}, 404)
-    return await serve_video(request, job, compress=False)
+    """A job's (first) video bytes without auth, or the sample a Gemini file id names (the expected
+    download, for comparisons)."""
+    _job, video, err = _ctl_videos(request)
+    return err or await serve_video(request, video, compress=False)
 
 
 async def _json_or_400(request: web.Request) -> Any:
@@ -304,6 +340,8 @@ def build_apps(st: State) -> tuple[web.Application, web.Application]:
     r.add_get(CONTROL + "info", ctl_info)
     r.add_route("*", CONTROL + "requests", ctl_requests)
     r.add_get(CONTROL + "jobs", ctl_jobs)
+    r.add_get(CONTROL + "jobs/{id:.+}/variants/{variant}/sha256", ctl_variant_sha256)
+    r.add_get(CONTROL + "jobs/{id:.+}/videos", ctl_videos)
     r.add_get(CONTROL + "jobs/{id:.+}/sha256", ctl_sha256)
     r.add_get(CONTROL + "jobs/{id:.+}/video", ctl_video)
     r.add_get(CONTROL + "jobs/{id:.+}", ctl_job)

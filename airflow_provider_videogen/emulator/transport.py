@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .core import FAULT_RULE, Job, state_of
+from .core import FAULT_RULE, Rendition, state_of
 from .videos import VideoSource, b64_len, parse_range
 
 DRIP_MAX_S = 300.0  # a dripped body stops (connection closed) after this long at the latest
@@ -220,9 +220,10 @@ async def send_body(request: web.Request, status: int, headers: dict[str, str], 
 B64_MARKER = "@@videogen-b64@@"
 
 
-async def send_json_with_b64(request: web.Request, obj: Any, video: VideoSource,
+async def send_json_with_b64(request: web.Request, obj: Any, video: VideoSource | list[VideoSource],
                              headers: dict[str, str] | None = None) -> web.StreamResponse:
-    """Stream a JSON object in which every ``B64_MARKER`` inside a string is the video's base64.
+    """Stream a JSON object in which every ``B64_MARKER`` inside a string is the video's base64
+    (given a list of videos: the n-th marker is the n-th video's, one marker per video).
 
     The JSON around the payload is tiny; the payload is encoded chunk by chunk while it is written
     (``VideoSource.b64_chunks``), with an exact Content-Length, so a 256 MiB video never sits in
@@ -230,13 +231,16 @@ async def send_json_with_b64(request: web.Request, obj: Any, video: VideoSource,
     status with ``gemini_download: "inline"`` carries it as ``encodedVideo``).
     """
     parts = json.dumps(obj).encode().split(B64_MARKER.encode())
-    total = sum(len(p) for p in parts) + (len(parts) - 1) * b64_len(video.size)
+    videos = video if isinstance(video, list) else [video] * (len(parts) - 1)
+    if len(videos) != len(parts) - 1:
+        raise ValueError(f"{len(parts) - 1} base64 markers for {len(videos)} videos")
+    total = sum(len(p) for p in parts) + sum(b64_len(v.size) for v in videos)
 
     def pieces() -> Iterator[bytes]:
         for i, part in enumerate(parts):
             yield part
-            if i < len(parts) - 1:
-                yield from video.b64_chunks()
+            if i < len(videos):
+                yield from videos[i].b64_chunks()
 
     return await send_body(request, 200, {"Content-Type": "application/json", **(headers or {})},
                            Body(total, pieces))
@@ -245,7 +249,7 @@ async def send_json_with_b64(request: web.Request, obj: Any, video: VideoSource,
 # -------------------------------------------------------------------------------------- media
 
 
-def _if_range_matches(request: web.Request, job: Job) -> bool:
+def _if_range_matches(request: web.Request, job: Rendition) -> bool:
     """RFC 9110 §13.1.5: a Range applies only if If-Range (when sent) matches the current
     representation: strong comparison for an entity-tag (a weak one never matches), exact
     equality with Last-Modified for a date."""
@@ -286,18 +290,19 @@ def _gzip_stream(chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
     yield c.flush()
 
 
-async def serve_video(request: web.Request, job: Job, compress: bool = True) -> web.StreamResponse:
-    """Serve a job's MP4: ``video/mp4``, strong ``ETag``, ``Last-Modified``, one ``Range`` -> 206.
+async def serve_video(request: web.Request, job: Rendition, compress: bool = True) -> web.StreamResponse:
+    """Serve one video of a job (``job.renditions[i]``): ``video/mp4``, strong ``ETag``,
+    ``Last-Modified``, one ``Range`` -> 206.
 
     ``If-Range`` that does not match -> the whole body, 200 (RFC 9110 §13.1.5). ``range_support``
     false ignores Range. ``compress_media`` with an Accept-Encoding that allows gzip -> the whole
     video gzip'd (Content-Encoding: gzip, chunked; Range requests stay identity). A matched fault
-    rule with ``bump_version`` re-renders the job's video (same size, new bytes and ETag) once this
-    response has been sent or cut.
+    rule with ``bump_version`` re-renders this video (same size, new bytes and ETag; a job's other
+    samples stay as they are) once this response has been sent or cut.
     """
     cfg = state_of(request).config
     try:
-        video = job.video()
+        video = job.source()
         headers = {"Content-Type": "video/mp4", "ETag": job.etag, "Last-Modified": job.last_modified_http}
         rng = None
         if cfg["range_support"]:
@@ -317,6 +322,14 @@ async def serve_video(request: web.Request, job: Job, compress: bool = True) -> 
     finally:
         if (request.get(FAULT_RULE) or {}).get("bump_version"):
             job.bump()
+
+
+async def rendition_sha256(video: Rendition) -> str:
+    """sha256 of one video of a job, computed off the event loop on first use and cached (a re-render
+    clears it)."""
+    if video.sha256 is None:
+        video.sha256 = await asyncio.get_running_loop().run_in_executor(None, video.source().sha256)
+    return video.sha256
 
 
 def redirect(location: str) -> web.Response:

@@ -56,13 +56,16 @@ class VideoSource:
 
     ``version`` > 0 (a "re-rendered" video, fault ``bump_version``) changes the bytes but not the size:
     the ``ftyp`` box's minor_version field becomes the version and ``~v<version>`` follows the job id.
+    ``index`` > 0 (the further samples of a Gemini operation with ``sampleCount`` > 1) does the same
+    with the high 16 bits of minor_version and ``#<index>``, so even minimum-size samples differ.
     """
 
-    def __init__(self, job_id: str, size: int, version: int = 0):
+    def __init__(self, job_id: str, size: int, version: int = 0, index: int = 0):
         clip = sample_clip()
-        if version:  # ftyp: size(4) type(4) major_brand(4) minor_version(4); players ignore minor_version
-            clip = clip[:12] + struct.pack(">I", version) + clip[16:]
-            job_id = f"{job_id}~v{version}"
+        if version or index:  # ftyp: size(4) type(4) major_brand(4) minor_version(4); players ignore minor_version
+            clip = clip[:12] + struct.pack(">HH", index & 0xFFFF, version & 0xFFFF) + clip[16:]
+            job_id = f"{job_id}#{index}" if index else job_id
+            job_id = f"{job_id}~v{version}" if version else job_id
         pad = size - len(clip)
         if pad < 8:
             raise ValueError(f"video_bytes must be >= {len(clip) + 8} (the sample clip + 8)")

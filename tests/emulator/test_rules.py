@@ -177,9 +177,13 @@ def test_gemini_accepts_everything_google_genai_sends(emu, ctl):
     assert gemini(emu, body).status_code == 200
     refs = {"instances": [{"prompt": "p", "referenceImages": [{"image": image, "referenceType": "ASSET"}] * 3}]}
     assert gemini(emu, refs).status_code == 200
-    video = {"instances": [{"prompt": "p", "video": {"encodedVideo": "AAAA", "encoding": "video/mp4"}}]}
+    # extension: a finished Veo video of this emulator, by its bytes or by its Files URI
+    source = requests.get(f"{emu.url}/v1beta/{gemini(emu, {'instances': [{'prompt': 'p'}]}).json()['name']}",
+                          headers=GOOG).json()["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]
+    encoded = base64.b64encode(ctl.video(source["uri"].split("/files/")[1][:12])).decode()
+    video = {"instances": [{"prompt": "p", "video": {"encodedVideo": encoded, "encoding": "video/mp4"}}]}
     assert gemini(emu, video).status_code == 200
-    assert gemini(emu, {"instances": [{"prompt": "p", "video": {"uri": "https://x/files/abc"}}]}).status_code == 200
+    assert gemini(emu, {"instances": [{"prompt": "p", "video": {"uri": source["uri"]}}]}).status_code == 200
     assert gemini(emu, {"instances": [{"prompt": "p"}], "parameters": {"personGeneration": "ALLOW_ADULT"}}
                   ).status_code == 200
 
