@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
+from airflow_provider_videogen import registry
+
+# Public names -> the module that defines them; one hook class per entry of the gateway registry.
 _LAZY = {
     "VideoGenerateOperator": "airflow_provider_videogen.operators.video",
     "VideoDownloadOperator": "airflow_provider_videogen.operators.video",
     "VideoOperationSensor": "airflow_provider_videogen.sensors.video",
     "VideoOperationTrigger": "airflow_provider_videogen.triggers.video",
     "VideoGenHook": "airflow_provider_videogen.hooks.base",
-    "ThucChienVideoHook": "airflow_provider_videogen.hooks.gateways",
-    "HingNetVideoHook": "airflow_provider_videogen.hooks.gateways",
-    "MixRouteVideoHook": "airflow_provider_videogen.hooks.gateways",
-    "TokenOpsVideoHook": "airflow_provider_videogen.hooks.gateways",
-    "GeminiVideoHook": "airflow_provider_videogen.hooks.gateways",
-    "OpenAIVideoHook": "airflow_provider_videogen.hooks.gateways",
+    **{info["hook_class"]: registry.HOOK_MODULE for info in registry.GATEWAYS.values()},
 }
 
+# Kept literal for type checkers and linters; tests/test_units.py checks it equals _LAZY's names.
 __all__ = [  # noqa: RUF022  (public operators first)
     "VideoDownloadOperator",
     "VideoGenerateOperator",
