@@ -10,7 +10,7 @@ from airflow.sdk import ObjectStoragePath
 from support import GATEWAY_PROFILES, connection_uri_env, finished
 
 from airflow_provider_videogen.download import VideoDownloader
-from airflow_provider_videogen.exceptions import InvalidVideoRequest
+from airflow_provider_videogen.exceptions import InvalidVideoRequest, TransientGatewayError
 from airflow_provider_videogen.gateways import GenerationRequest, ImageInput
 from airflow_provider_videogen.gateways.base import ReferenceImage, SourceVideo
 from airflow_provider_videogen.hooks.base import VideoGenHook
@@ -51,8 +51,8 @@ def test_the_sidecar_is_written_next_to_the_video(hook_for, emulator, tmp_path):
 def test_a_failed_video_leaves_no_sidecar(hook_for, emulator, tmp_path):
     hook = hook_for("openai")
     op = finished(hook)
-    emulator.ctl.add_fault(r"/content$", times=-1, truncate_to_bytes=100_000)
-    with pytest.raises(Exception):  # noqa: B017  (the transport's typed error after its retries)
+    emulator.ctl.add_fault(r"/content$", times=-1, truncate_to_bytes=1000)  # breaks more often than it resumes
+    with pytest.raises(TransientGatewayError):
         VideoDownloader(hook).download(op, ObjectStoragePath(f"file://{tmp_path}/out/clip.mp4"), sidecar={"a": 1})
     assert files_in(tmp_path / "out") == []
 
@@ -147,3 +147,86 @@ def test_extension_needs_the_source_videos_uri(hook_for, emulator):
     with pytest.raises(InvalidVideoRequest, match="uri"):
         hook.submit(GenerationRequest("longer", hook.default_model(), source=SourceVideo("operations/x")))
 
+
+
+# -- several videos per operation ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("inline", [False, True], ids=["files", "inline-base64"])
+def test_every_sample_of_a_gemini_job_downloads_to_its_own_exact_bytes(inline, hook_for, emulator, tmp_path):
+    hook = hook_for("gemini")
+    if inline:
+        emulator.ctl.set_config(gemini_download="inline")
+    operation_id = hook.submit(GenerationRequest("three takes", hook.default_model(), duration_seconds=8,
+                                                 number_of_videos=3))
+    op = hook.get_operation(operation_id)
+    assert op.state == "succeeded" and len(op.videos) == 3
+    expected = [v["sha256"] for v in emulator.ctl.videos(operation_id)]
+    assert len(set(expected)) == 3
+    got = [VideoDownloader(hook).download(op, ObjectStoragePath(f"file://{tmp_path}/take_{i}.mp4"),
+                                          video_index=i).sha256 for i in range(3)]
+    assert got == expected
+
+
+# -- extend and remix ---------------------------------------------------------------------------------------
+
+def test_a_gemini_video_is_extended_from_its_uri(hook_for, emulator):
+    hook = hook_for("gemini")
+    first = finished(hook)
+    source = SourceVideo(first.operation_id, uri=first.videos[0].uri)
+    second = hook.submit(GenerationRequest("and then it flies away", hook.default_model(), source=source))
+    jobs = {j["id"]: j for j in emulator.ctl.jobs()}
+    assert jobs[second]["source_video"] == jobs[first.operation_id]["file_id"]
+
+
+def test_an_openai_compatible_video_is_remixed(hook_for, emulator):
+    hook = hook_for("openai")
+    first = finished(hook)
+    second = hook.submit(GenerationRequest("same, at night", hook.default_model(),
+                                           source=SourceVideo(first.operation_id)))
+    jobs = {j["id"]: j for j in emulator.ctl.jobs()}
+    assert jobs[second]["remixed_from"] == first.operation_id
+    (remix,) = [r for r in emulator.ctl.requests() if r["path"].endswith("/remix")]
+    assert remix["content_type"] == "application/json" and remix["body_shape"] == {"prompt": "string"}
+
+
+@pytest.mark.parametrize("gateway", ["hingnet", "tokenops", "mixroute"])
+def test_remix_is_refused_where_no_gateway_document_keeps_it(gateway, hook_for, emulator):
+    hook = hook_for(gateway)
+    with pytest.raises(InvalidVideoRequest, match="source"):
+        hook.submit(GenerationRequest("same, at night", hook.default_model(), source=SourceVideo("video_1")))
+    assert emulator.ctl.jobs() == []
+
+
+# -- previews -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("variant", "magic"), [("thumbnail", b"RIFF"), ("spritesheet", b"\xff\xd8\xff")])
+def test_previews_are_downloaded_where_the_gateway_serves_them(variant, magic, hook_for, emulator, tmp_path):
+    hook = hook_for("openai")
+    op = finished(hook)
+    result = VideoDownloader(hook).download_preview(op, variant, ObjectStoragePath(f"file://{tmp_path}/p.img"))
+    assert result.sha256 == emulator.ctl.variant_sha256(op.operation_id, variant)["sha256"]
+    assert (tmp_path / "p.img").read_bytes().startswith(magic)
+
+
+# -- cancel -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("gateway", "method"), [("gemini", "POST"), ("thucchien", "POST"), ("openai", "DELETE")])
+def test_cancel_calls_the_documented_endpoint_and_the_job_reports_failed(gateway, method, hook_for, emulator):
+    hook = hook_for(gateway)
+    emulator.ctl.set_config(job_seconds=60)
+    operation_id = hook.submit(GenerationRequest("to be cancelled", hook.default_model(), duration_seconds=8))
+    assert hook.cancel(operation_id) is True
+    assert [r["method"] for r in emulator.ctl.requests()][-1] == method
+    op = hook.get_operation(operation_id)
+    assert op.state == "failed"
+    (job,) = emulator.ctl.jobs()
+    assert job["cancelled"] is True
+
+
+@pytest.mark.parametrize("gateway", ["mixroute", "hingnet", "tokenops"])
+def test_cancel_sends_nothing_where_no_cancel_is_documented(gateway, hook_for, emulator):
+    hook = hook_for(gateway)
+    operation_id = hook.submit(GenerationRequest("keeps running", hook.default_model(), duration_seconds=8))
+    emulator.ctl.clear_requests()
+    assert hook.cancel(operation_id) is False
+    assert emulator.ctl.requests() == []
