@@ -1,9 +1,17 @@
 # Set-up and everyday commands. Each target installs what it needs into ./.venv first.
+# Two Airflow versions, each in its own venv from its own committed constraints file:
+#   .venv       the highest supported Airflow (constraints.txt: 3.3.x): every target, all tests
+#   .venv-af31  the lowest supported Airflow (constraints-3.1.txt: 3.1.8): unit and DAG tests (`make test`)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+VENV31  := .venv-af31
+BIN31   := $(VENV31)/bin
+STAMP31 := $(VENV31)/.installed-stamp
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow-home
+# Each Airflow version has its own DB schema, so its own AIRFLOW_HOME (sqlite DB, logs).
+AIRFLOW_HOME31 := $(AIRFLOW_HOME)-af31
 export AIRFLOW__CORE__LOAD_EXAMPLES = False
 export AIRFLOW__CORE__DAGS_FOLDER = $(CURDIR)/dags_examples
 export AIRFLOW__CORE__UNIT_TEST_MODE = False
@@ -12,7 +20,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE = False
 CHROMIUM ?= /usr/bin/chromium
 export VIDEOGEN_CHROMIUM = $(CHROMIUM)
 
-.PHONY: install test test-deployment lint chromium demo bench emulator clean
+.PHONY: install test test-highest test-lowest test-deployment lint chromium demo bench emulator clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +29,14 @@ $(STAMP): pyproject.toml constraints.txt
 	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test,s3]"; fi
 	touch $(STAMP)
 
-install: $(STAMP)
+# The lowest end, installed with the uv of .venv when there is one.
+$(STAMP31): pyproject.toml constraints-3.1.txt | $(STAMP)
+	$(PYTHON) -m venv $(VENV31)
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN31)/python -c constraints-3.1.txt -e ".[test,s3]"; \
+	else $(BIN31)/python -m pip install -q -c constraints-3.1.txt -e ".[test,s3]"; fi
+	touch $(STAMP31)
+
+install: $(STAMP) $(STAMP31)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_videogen dags_examples tests scripts
@@ -37,8 +52,19 @@ chromium:
 			"(apt-get install chromium), or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
 	fi
 
-test: $(STAMP) lint chromium
+# Both ends of the supported range: the highest with every test (real deployment too), then the lowest
+# with the unit and DAG tests (everything but tests/deployment). Both always run; either failing fails.
+test: $(STAMP) $(STAMP31) lint chromium
+	@status=0; $(MAKE) --no-print-directory test-highest || status=1; \
+	$(MAKE) --no-print-directory test-lowest || status=1; exit $$status
+
+test-highest: $(STAMP) chromium
+	@echo "== Airflow $$($(BIN)/python -c 'from importlib.metadata import version; print(version("apache-airflow-core"))') (highest supported): all tests"
 	$(BIN)/python -m pytest
+
+test-lowest: $(STAMP31)
+	@echo "== Airflow $$($(BIN31)/python -c 'from importlib.metadata import version; print(version("apache-airflow-core"))') (lowest supported): unit and DAG tests"
+	AIRFLOW_HOME=$(AIRFLOW_HOME31) $(BIN31)/python -m pytest --ignore=tests/deployment
 
 # Only the real-deployment tests (Airflow's four components, moto's S3 server, the browser): ~2 minutes.
 test-deployment: $(STAMP) chromium
@@ -56,4 +82,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) output .pytest_cache test-artifacts
+	rm -rf $(VENV) $(VENV31) $(AIRFLOW_HOME) $(AIRFLOW_HOME31) output .pytest_cache test-artifacts

@@ -3,7 +3,7 @@
 Every message names the gateway, the operation id and what the gateway said; none ever holds
 the API key (hooks redact it before an error is built, see ``hooks.base``).
 
-Permanent errors subclass :class:`~airflow.sdk.exceptions.AirflowFailException`, so the task fails
+Permanent errors subclass Airflow's ``AirflowFailException`` (through ``common.compat``), so the task fails
 at once without Airflow retries: retrying cannot fix a filtered prompt, a rejected key or an
 expired video, and retrying a *submit* could pay for a second job. Transient errors (429, 5xx,
 connection resets) are plain :class:`VideoGenError`: the hooks retry them first, and an Airflow retry
@@ -12,7 +12,7 @@ of a sensor or a download is harmless (it never resubmits).
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 class VideoGenError(AirflowException):

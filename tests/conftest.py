@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from support import GATEWAY_PROFILES, ROOT, connection_uri_env, key_leaks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ``import mp4check``
 
-# Airflow reads its configuration at import time: set it before anything imports airflow.
-os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow-home"))
+# Airflow reads its configuration at import time: set it before anything imports airflow. One home (sqlite
+# DB) per Airflow minor version: each has its own DB schema (`make test` sets it explicitly per venv).
+AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow-core").split(".")[:2])
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / (".airflow-home" if AIRFLOW_VERSION >= (3, 3) else
+                                                  f".airflow-home-af{AIRFLOW_VERSION[0]}{AIRFLOW_VERSION[1]}")))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags_examples")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
@@ -27,6 +31,16 @@ def airflow_db():
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                    timeout=600)
+
+
+@pytest.fixture(scope="session")
+def dagbag_class(airflow_db):
+    """Airflow's ``DagBag`` (``airflow.dag_processing.dagbag`` on newer Airflow, ``airflow.models`` on 3.1)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag
 
 
 @pytest.fixture(scope="session")

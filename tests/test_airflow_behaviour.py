@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from importlib.metadata import version
 
 import pytest
 from support import ROOT
 
+from airflow_provider_videogen import _compat
 from airflow_provider_videogen.operators.video import VideoGenerateOperator
 
 
 @pytest.fixture
-def text_to_video(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(str(ROOT / "dags_examples")).get_dag("videogen_text_to_video")
+def text_to_video(dagbag_class):
+    dag = dagbag_class(str(ROOT / "dags_examples")).get_dag("videogen_text_to_video")
     for task in dag.tasks:
         if hasattr(task, "poke_interval"):
             task.poke_interval = 0.2
@@ -26,13 +26,31 @@ def states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
+def videogen_variables() -> dict[str, str]:
+    """The Variables in Airflow's DB that keep submitted operations (Airflow without ``task_state_store``)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {v.key: v.val for v in session.scalars(select(Variable).where(Variable.key.startswith(
+            _compat.STATE_KEY)))}
+
+
 def test_a_retried_generate_task_reattaches_instead_of_paying_twice(text_to_video, use_gateway, emulator, tmp_path,
                                                                     monkeypatch):
-    """The worker dies after the submit (simulated: the first try raises after submitting)."""
+    """The worker dies after the submit (simulated: the first try raises after submitting).
+
+    Where Airflow has ``task_state_store`` (3.3) the operation is kept there; elsewhere (3.1, 3.2) in a
+    Variable, which the download deletes once the video is written.
+    """
     use_gateway("openai")
     original = VideoGenerateOperator.execute
+    kept, variables_before = [], videogen_variables()
 
     def dies_after_submit(self, context):
+        record = _compat.operation_record(context)
+        kept.append((context["ti"].try_number, type(record).__name__, record.get()))  # before this try's execute
         result = original(self, context)
         if context["ti"].try_number == 1:
             raise RuntimeError("worker lost after the submit")
@@ -49,6 +67,12 @@ def test_a_retried_generate_task_reattaches_instead_of_paying_twice(text_to_vide
     assert len(posts) == 1
     (video,) = tmp_path.glob("text_to_video/*.mp4")
     assert hashlib.sha256(video.read_bytes()).hexdigest() == emulator.ctl.sha256(emulator.ctl.jobs()[0]["id"])["sha256"]
+    (job,) = emulator.ctl.jobs()
+    has_task_state_store = tuple(int(n) for n in version("apache-airflow-core").split(".")[:2]) >= (3, 3)
+    durable = "_TaskStateStoreRecord" if has_task_state_store else "_VariableRecord"
+    assert kept == [(1, durable, None),  # the second try found the first try's operation in durable state:
+                    (2, durable, {"conn_id": "videogen_default", "operation_id": job["id"], "gateway": "openai"})]
+    assert videogen_variables() == variables_before  # 3.1/3.2: deleted after the download; 3.3: never written
 
 
 def test_a_retried_download_redownloads_and_never_regenerates(text_to_video, use_gateway, emulator, tmp_path):
@@ -100,7 +124,7 @@ def test_failed_generation_fails_the_sensor_with_the_gateways_reason(text_to_vid
 
 
 def test_sensor_execute_complete_maps_trigger_events():
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
     from airflow_provider_videogen.exceptions import GatewayAuthError, GatewayResponseError, VideoContentFiltered
     from airflow_provider_videogen.sensors.video import VideoOperationSensor
@@ -128,7 +152,7 @@ def test_sensor_execute_complete_maps_trigger_events():
 
 
 def test_sensor_defers_with_its_timeout_and_soft_fail_skips(use_gateway, emulator):
-    from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+    from airflow.providers.common.compat.sdk import AirflowSkipException, TaskDeferred
 
     from airflow_provider_videogen.hooks.base import VideoGenHook
     from airflow_provider_videogen.sensors.video import VideoOperationSensor
@@ -138,7 +162,8 @@ def test_sensor_defers_with_its_timeout_and_soft_fail_skips(use_gateway, emulato
     emulator.ctl.set_config(job_seconds=60)
     from airflow_provider_videogen.gateways import GenerationRequest
 
-    operation_id = VideoGenHook.for_connection("videogen_default").submit(GenerationRequest("slow", "sora-2"))
+    operation_id = VideoGenHook.for_connection("videogen_default").submit(
+        GenerationRequest("slow", "veo-3.1-fast-generate-preview"))
     sensor = VideoOperationSensor(task_id="w", operation_id=operation_id, timeout=120, poke_interval=7,
                                   deferrable=True, soft_fail=True)
     with pytest.raises(TaskDeferred) as deferred:
@@ -147,7 +172,48 @@ def test_sensor_defers_with_its_timeout_and_soft_fail_skips(use_gateway, emulato
     trigger = deferred.value.trigger
     assert isinstance(trigger, VideoOperationTrigger) and trigger.serialize()[1]["poll_interval"] == 7.0
     assert "test-key-123" not in repr(trigger.serialize())
-    from airflow.sdk.exceptions import TaskDeferralTimeout
+    import airflow.sdk.exceptions
 
+    # not in common.compat: airflow.sdk.exceptions where Airflow has it there (3.3), else airflow.exceptions (3.1)
+    TaskDeferralTimeout = getattr(airflow.sdk.exceptions, "TaskDeferralTimeout", None)
+    if TaskDeferralTimeout is None:
+        from airflow.exceptions import TaskDeferralTimeout
     with pytest.raises(AirflowSkipException):  # the deferral timed out; soft_fail turns it into a skip
         sensor.resume_execution("__fail__", {"error": TaskDeferralTimeout("timed out")}, {})
+
+
+_FORM_SCRIPT = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+print("FORMS " + json.dumps({m.connection_type: m.model_dump(mode="json") for m in HookMetaService.hook_meta_data()
+                             if m.connection_type.startswith("videogen_")}))
+"""
+
+
+def test_connection_forms_relabel_hide_and_offer_the_extra_fields():
+    """The connection form the UI gets from Airflow's API server (``HookMetaService``, in its own process: it
+    stubs WTForms into ``sys.modules``). Airflow 3.2+ draws it from ``get_provider_info()``; 3.1 ignores
+    those keys and calls the hook classes' own methods (``_compat.BaseHook``): the same form either way."""
+    import json
+    import subprocess
+    import sys
+
+    from airflow_provider_videogen.get_provider_info import get_provider_info
+
+    out = subprocess.run([sys.executable, "-c", _FORM_SCRIPT], capture_output=True, text=True, timeout=300, check=True)
+    forms = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("FORMS "))[6:])
+    expected = get_provider_info()["connection-types"]
+    assert set(forms) == {item["connection-type"] for item in expected}
+    for item in expected:
+        form, behaviour = forms[item["connection-type"]], item["ui-field-behaviour"]
+        standard = {("schema" if name == "url_schema" else name): field for name, field in
+                    form["standard_fields"].items()}
+        assert all(standard[name]["hidden"] for name in behaviour["hidden-fields"])
+        assert {name: standard[name]["title"] for name in behaviour["relabeling"]} == behaviour["relabeling"]
+        assert {name: standard[name]["placeholder"] for name in behaviour["placeholders"]} == behaviour["placeholders"]
+        assert set(form["extra_fields"]) == set(item["conn-fields"])  # stored in Extra under these names
+        for name, field in item["conn-fields"].items():
+            shown = form["extra_fields"][name]
+            assert shown["schema"]["title"] == field["label"] and shown["description"] == field["description"]
+            assert shown["schema"]["type"] == field["schema"]["type"]
+            assert shown["value"] == field["schema"].get("default")

@@ -73,7 +73,7 @@ def test_errors_name_gateway_and_operation_and_survive_pickling():
     err = exceptions.VideoContentFiltered("blocked", gateway="gemini", operation_id="operations/x")
     assert str(err) == "[gateway gemini, operation operations/x] blocked"
     assert isinstance(err, exceptions.VideoGenerationFailed)
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     assert isinstance(err, AirflowFailException)  # permanent: no Airflow retry
     assert not isinstance(exceptions.TransientGatewayError("x"), AirflowFailException)

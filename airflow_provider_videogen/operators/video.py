@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
+from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
+from airflow_provider_videogen._compat import forget_operation, operation_record
 from airflow_provider_videogen.download import CHUNK_SIZE, VideoDownloader
 from airflow_provider_videogen.exceptions import GatewayRequestRejected, TransientGatewayError
 from airflow_provider_videogen.gateways import GenerationRequest, ImageInput, VideoOperation
 from airflow_provider_videogen.hooks.base import VideoGenHook
 from airflow_provider_videogen.sensors.video import failure_error
 
-STATE_KEY = "videogen_operation"  # task_state_store key; renaming it breaks retries in flight
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _IMAGE_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"),
                 (b"GIF8", "image/gif"))
@@ -56,8 +56,9 @@ class VideoGenerateOperator(BaseOperator):
     ``size``/``aspectRatio``...); ``extra_params`` passes gateway-specific fields through unchanged.
 
     Never a second paid job: the submit is retried only while the job certainly does not exist, and the
-    operation id is kept in Airflow's ``task_state_store``, so a retried (or cleared) task reattaches to
-    the job it already submitted instead of submitting again.
+    operation id is kept in Airflow's ``task_state_store`` (Airflow 3.3; on 3.1 and 3.2 in an Airflow
+    Variable that :class:`VideoDownloadOperator` deletes once the video is written), so a retried (or
+    cleared) task reattaches to the job it already submitted instead of submitting again.
 
     :param prompt: the text prompt (templated).
     :param conn_id: connection id of the gateway (any ``videogen_*`` type).
@@ -102,8 +103,8 @@ class VideoGenerateOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, str]:
         hook = VideoGenHook.for_connection(self.conn_id)
-        store = context.get("task_state_store")
-        known = store.get(STATE_KEY, None) if store is not None else None
+        record = operation_record(context)
+        known = record.get()
         if isinstance(known, dict) and known.get("conn_id") == self.conn_id and known.get("operation_id"):
             self.log.warning("This task already submitted operation %s on %s (earlier try); reattaching instead "
                              "of submitting a second, billed job.", known["operation_id"], known.get("gateway"))
@@ -122,8 +123,7 @@ class VideoGenerateOperator(BaseOperator):
         )
         operation_id = hook.submit(request)
         result = {"conn_id": self.conn_id, "operation_id": operation_id, "gateway": hook.gateway_name}
-        if store is not None:
-            store.set(STATE_KEY, result)
+        record.set(result)
         self.log.info("Submitted %s job to %s: operation %s.", request.model, hook.gateway.label, operation_id)
         return result
 
@@ -210,7 +210,9 @@ class VideoDownloadOperator(BaseOperator):
         result = VideoDownloader(hook, chunk_size=self.chunk_size, max_bytes=self.max_bytes).download(
             op, destination, video_index=self.video_index, overwrite=self.overwrite)
         self.log.info("Wrote %s: %d bytes, sha256 %s.", result.uri, result.size_bytes, result.sha256)
-        self._emit_asset_event(context, result.to_dict(), destination.conn_id)
+        # the connection as it was given (ObjectStoragePath.conn_id exists only from Airflow 3.2)
+        self._emit_asset_event(context, result.to_dict(), self.dest_conn_id or urlsplit(str(self.destination)).username)
+        forget_operation(context, op.gateway, op.operation_id)
         return result.to_dict()
 
     def _emit_asset_event(self, context: Any, written: dict[str, Any], dest_conn_id: str | None) -> None:
