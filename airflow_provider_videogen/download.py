@@ -396,7 +396,7 @@ class VideoDownloader:
         :raises InvalidVideoRequest: the gateway serves no such preview.
         """
         op_id = operation.operation_id
-        http = self.protocol.build_variant(op_id, variant) if hasattr(self.protocol, "build_variant") else None
+        http = self.protocol.build_variant(op_id, variant)
         if http is None:
             raise InvalidVideoRequest(f"{self.hook.gateway.label} serves no {variant!r} preview",
                                       gateway=self.gateway, operation_id=op_id)

@@ -126,3 +126,8 @@ class DestinationExists(PermanentVideoGenError):
 class UnsafeURL(GatewayResponseError):
     """The gateway handed over a URL this provider will not fetch: not http(s), with user info or a
     backslash, or (when private addresses are blocked) pointing into a private network."""
+
+
+class SpendLimitExceeded(PermanentVideoGenError):
+    """The job's estimated cost exceeds ``max_cost`` or what is left of the connection's budget for the
+    window (or no price is known while a limit is set); nothing was submitted or paid."""

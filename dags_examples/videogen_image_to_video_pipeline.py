@@ -3,7 +3,8 @@
 
 1. `prepare` (upstream data step): builds the prompt from a product record and writes the first-frame
    image to storage (here a small PNG it draws itself; in real life, your catalogue's image).
-2. `generate` → `wait` → `download`: the video job, the first frame passed as a storage path.
+2. `generate` → `wait` → `download`: the video job, with a first and a last frame passed as storage
+   paths (Veo 3.1 first-and-last-frame generation, at gateways that document it).
 3. `publish` (downstream consumer): reads the downloaded video's XCom (URI, size, sha256) and
    records it, as a catalogue update or a notification would.
 
@@ -53,10 +54,12 @@ with DAG(
         folder = ObjectStoragePath(params["output_dir"] if "://" in params["output_dir"]
                                    else "file://" + params["output_dir"]) / "pipeline"
         folder.mkdir(parents=True, exist_ok=True)
-        frame = folder / f"first_frame_{run_id.replace(':', '-').replace('+', '_')}.png"
-        frame.write_bytes(_png(64, 36, (0, 128, 128)))
+        stem = run_id.replace(':', '-').replace('+', '_')
+        first, last = folder / f"first_frame_{stem}.png", folder / f"last_frame_{stem}.png"
+        first.write_bytes(_png(64, 36, (0, 128, 128)))
+        last.write_bytes(_png(64, 36, (240, 240, 240)))
         prompt = f"A slow 360° turntable shot of a {params['product']} on a white studio background"
-        return {"prompt": prompt, "first_frame": str(frame)}
+        return {"prompt": prompt, "first_frame": str(first), "last_frame": str(last)}
 
     prepared = prepare()
     generate = VideoGenerateOperator(
@@ -64,13 +67,14 @@ with DAG(
         conn_id=CONN_ID,
         prompt=prepared["prompt"],
         image=prepared["first_frame"],
-        duration_seconds=4,
+        last_frame=prepared["last_frame"],
+        duration_seconds=8,
         aspect_ratio="16:9",
     )
     wait = VideoOperationSensor(task_id="wait", conn_id=CONN_ID, operation_id=generate.output["operation_id"],
                                 poke_interval=10, timeout=30 * 60, deferrable=True)
     download = VideoDownloadOperator(
-        task_id="download", conn_id=CONN_ID, operation=wait.output,
+        task_id="download", conn_id=CONN_ID, operation=wait.output, generation=generate.output,
         destination="{{ params.output_dir }}/pipeline/{{ run_id | replace(':', '-') | replace('+', '_') }}.mp4")
 
     @task

@@ -58,5 +58,7 @@ with DAG(
         task_id="download",
         conn_id=CONN_ID,
         operation=wait.output,
+        generation=generate.output,  # provenance: prompt, model, parameters, estimated cost
+        sidecar=True,  # ...also as <name>.json next to the video
         destination="{{ params.output_dir }}/text_to_video/{{ run_id | replace(':', '-') | replace('+', '_') }}.mp4",
     )

@@ -8,10 +8,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_KEY = "test-key-123"
+OPENAI_COMPATIBLE_MODEL = "veo-3.1-fast-generate-preview"  # served through /v1/videos by the emulator's "openai"
 GATEWAYS = ("thucchien", "hingnet", "mixroute", "tokenops", "gemini", "openai")
 
 # How the emulator plays each gateway in the end-to-end tests: its documented status vocabulary and
-# download form (see gateway-protocols.md; the emulator's config keys).
+# download form (the gateways' documents; the emulator's config keys).
 GATEWAY_PROFILES: dict[str, dict] = {
     "thucchien": {"gateway": "thucchien", "thucchien_download": "bytes"},
     "gemini": {"gateway": "gemini", "gemini_download": "redirect"},
@@ -26,6 +27,8 @@ GATEWAY_PROFILES: dict[str, dict] = {
 def connection_uri_env(conn_id: str, gateway: str, host: str, key: str = TEST_KEY, **extra) -> tuple[str, str]:
     """``(name, value)`` of an ``AIRFLOW_CONN_...`` variable for a videogen connection, as JSON."""
     value = {"conn_type": f"videogen_{gateway}", "host": host, "password": key}
+    if gateway == "openai":  # an OpenAI-compatible gateway has no default model: name one it serves
+        extra.setdefault("default_model", OPENAI_COMPATIBLE_MODEL)
     if extra:
         value["extra"] = extra
     return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value)

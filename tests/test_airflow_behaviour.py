@@ -70,8 +70,10 @@ def test_a_retried_generate_task_reattaches_instead_of_paying_twice(text_to_vide
     (job,) = emulator.ctl.jobs()
     has_task_state_store = tuple(int(n) for n in version("apache-airflow-core").split(".")[:2]) >= (3, 3)
     durable = "_TaskStateStoreRecord" if has_task_state_store else "_VariableRecord"
-    assert kept == [(1, durable, None),  # the second try found the first try's operation in durable state:
-                    (2, durable, {"conn_id": "videogen_default", "operation_id": job["id"], "gateway": "openai"})]
+    found = [(n, kind, {k: v[k] for k in ("conn_id", "operation_id", "gateway")} if v else v) for n, kind, v in kept]
+    assert found == [(1, durable, None),  # the second try found the first try's operation in durable state:
+                     (2, durable, {"conn_id": "videogen_default", "operation_id": job["id"], "gateway": "openai"})]
+    assert kept[1][2]["provenance"]["prompt"] == "pay once"  # the whole XCom record came back
     assert videogen_variables() == variables_before  # 3.1/3.2: deleted after the download; 3.3: never written
 
 

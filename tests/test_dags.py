@@ -56,6 +56,11 @@ def test_text_to_video_end_to_end(gateway, dagbag, use_gateway, emulator, tmp_pa
     files = list((tmp_path / "text_to_video").glob("*.mp4"))
     assert len(files) == 1 and not list((tmp_path / "text_to_video").glob(".*"))  # no temporary left behind
     assert sha256(files[0]) == emulator.ctl.sha256(jobs[0]["id"])["sha256"]
+    import json
+
+    sidecar = json.loads(files[0].with_suffix(".json").read_text())  # provenance, written with the video
+    assert sidecar["prompt"] == f"A {gateway} test clip" and sidecar["operation_id"] == jobs[0]["id"]
+    assert sidecar["video"]["sha256"] == sha256(files[0]) and sidecar["gateway"] == gateway
     assert video_track_present(files[0].read_bytes())
 
     record = emulator.ctl.requests()
@@ -78,6 +83,19 @@ def test_batch_maps_one_task_per_prompt(dagbag, use_gateway, emulator, tmp_path)
     assert sorted(jobs) == sorted(prompts)
     written = {p.stem: sha256(p) for p in tmp_path.glob("batch/*/*.mp4")}
     assert written == {j["id"]: emulator.ctl.sha256(j["id"])["sha256"] for j in jobs.values()}
+    generate = run.get_dag().get_task("generate")
+    assert generate.pool == "videogen_gateway"  # submits capped by an Airflow pool
+    downloads = [ti for ti in run.get_task_instances() if ti.task_id == "download"]
+    assert {ti.xcom_pull(task_ids="download", map_indexes=ti.map_index)["provenance"]["prompt"]
+            for ti in downloads} == set(prompts)
+
+
+def test_batch_spend_guard_refuses_before_paying(dagbag, use_gateway, emulator, tmp_path, monkeypatch):
+    use_gateway("openai")
+    monkeypatch.setenv("AIRFLOW_VAR_VIDEOGEN_PRICES", '{"veo-3.1-fast": 1.0}')  # $4 per 4 s clip > max_cost $2
+    run = fast(dagbag.get_dag("videogen_batch")).test(run_conf={"prompts": ["too dear"], "output_dir": str(tmp_path)})
+    assert run.state == "failed"
+    assert emulator.ctl.jobs() == [] and not [r for r in emulator.ctl.requests() if r["method"] == "POST"]
 
 
 def test_image_to_video_pipeline_sends_the_first_frame_and_feeds_downstream(dagbag, use_gateway, emulator,
@@ -90,6 +108,8 @@ def test_image_to_video_pipeline_sends_the_first_frame_and_feeds_downstream(dagb
     assert job["has_image"] and "blue bicycle" in job["prompt"]
     frame = next(tmp_path.glob("pipeline/first_frame_*.png")).read_bytes()
     assert job["image"]["sha256"] == hashlib.sha256(frame).hexdigest()
+    last = next(tmp_path.glob("pipeline/last_frame_*.png")).read_bytes()
+    assert job["last_frame"]["sha256"] == hashlib.sha256(last).hexdigest()  # first-and-last-frame generation
     (video,) = tmp_path.glob("pipeline/*.mp4")
     assert sha256(video) == emulator.ctl.sha256(job["id"])["sha256"]
     publish = run.get_task_instance("publish")

@@ -88,9 +88,13 @@ def test_download_by_operation_id_with_the_operator(gateway_hook, emulator, tmp_
     operator = VideoDownloadOperator(task_id="d", conn_id="videogen_test", operation_id=op.operation_id,
                                      destination=str(tmp_path / "out" / "v.mp4"))
     result = operator.execute({})
+    provenance = result.pop("provenance")
     assert result == {"uri": f"file://{tmp_path}/out/v.mp4", "size_bytes": emulator.ctl.sha256(op.operation_id)["size"],
                       "sha256": emulator.ctl.sha256(op.operation_id)["sha256"], "content_type": "video/mp4",
-                      "operation_id": op.operation_id}
+                      "operation_id": op.operation_id, "video_index": 0}
+    # without the generate task's record, the provenance holds what the operation itself says
+    assert provenance["operation_id"] == op.operation_id and provenance["gateway"] == "openai"
+    assert provenance["prompt"] is None and provenance["finished_at"]
 
 
 def test_html_error_page_with_status_200_writes_nothing(gateway_hook, emulator, tmp_path):

@@ -324,7 +324,7 @@ from airflow_provider_videogen.gateways import GenerationRequest
 from airflow_provider_videogen.hooks.base import VideoGenHook
 import time
 hook = VideoGenHook.for_connection("videogen_kill")
-op_id = hook.submit(GenerationRequest("kill me", "sora-2"))
+op_id = hook.submit(GenerationRequest("kill me", "veo-3.1-fast-generate-preview"))
 op = hook.get_operation(op_id)
 VideoDownloader(hook, chunk_size=64 * 1024).download(op, ObjectStoragePath("file://{tmp_path}/v.mp4"))
 """

@@ -8,20 +8,22 @@ import json
 import os
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_videogen import exceptions, retries
-from airflow_provider_videogen.download import Base64FieldDecoder
+from airflow_provider_videogen.gateways.wire import Base64Stream, JsonScanner
 from airflow_provider_videogen.get_provider_info import get_provider_info
 
 
-def _decode(body: bytes, field: str, splits: list[int]) -> tuple[bytes, Base64FieldDecoder]:
-    decoder, out, last = Base64FieldDecoder(field), [], 0
+def _decode(body: bytes, field: str, splits: list[int]) -> tuple[bytes, JsonScanner]:
+    """What the download does with a base64 body: scan for the field's string, decode it as it arrives."""
+    scanner, decoder, out, last = JsonScanner(path=(field,), scalars=("size",)), Base64Stream(), [], 0
     for cut in [*splits, len(body)]:
-        out.append(decoder.feed(body[last:cut]))
+        out.append(decoder.feed(scanner.feed(body[last:cut]), final=scanner.done))
         last = cut
-    return b"".join(out), decoder
+    return b"".join(out), scanner
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -36,7 +38,7 @@ def test_base64_decoder_is_exact_on_random_splits(seed):
             f'"data_url":"data:video/mp4;base64,{encoded}"}}').encode()
     splits = sorted(rng.sample(range(1, len(body)), min(len(body) - 1, rng.randint(0, 30))))
     decoded, decoder = _decode(body, "base64", splits)
-    assert decoded == video and decoder.done and decoder.declared_size == len(video)
+    assert decoded == video and decoder.done and decoder.scalars["size"] == len(video)
 
 
 def test_base64_decoder_strips_a_data_url_prefix_split_anywhere():
@@ -109,15 +111,16 @@ def test_tls_verification_stays_on_unless_the_connection_turns_it_off():
     from airflow_provider_videogen.hooks.base import settings_from_connection
 
     def conn(host):
-        return SimpleNamespace(host=host, schema=None, port=None, password="k")
+        return SimpleNamespace(host=host, schema=None, port=None, password="fake-key-for-repr")
 
-    gw = GATEWAYS["openai"]
+    gw = GATEWAYS["hingnet"]
     assert settings_from_connection(conn(""), {}, gw, 60).verify is True
-    assert settings_from_connection(conn(""), {}, gw, 60).base_url == "https://api.openai.com"
+    assert settings_from_connection(conn(""), {}, gw, 60).base_url == "https://models.hingnet.com.cn"
     assert settings_from_connection(conn("proxy.local"), {"verify": "false"}, gw, 60).verify is False
     assert settings_from_connection(conn("proxy.local"), {}, gw, 60).base_url == "https://proxy.local"
-    assert settings_from_connection(conn("http://127.0.0.1:8080/"), {"verify": "/ca.pem"}, gw, 60).verify == "/ca.pem"
-    assert "k" not in repr(settings_from_connection(conn(""), {}, gw, 60)).replace("verify", "")
+    ca = Path(__file__)  # any existing file stands for a CA bundle path
+    assert settings_from_connection(conn("http://127.0.0.1:8080/"), {"verify": str(ca)}, gw, 60).verify == str(ca)
+    assert "fake-key-for-repr" not in repr(settings_from_connection(conn(""), {}, gw, 60))
 
 
 def test_poll_schedule_waits_until_progress_moves_then_aims_at_the_earliest_end():
@@ -187,13 +190,13 @@ def test_slot_reader_hashes_random_bytes_in_order_even_when_the_body_breaks(seed
         def __init__(self, start):
             self.pos = start
 
-        def readinto(self, view):
-            if break_at is not None and self.pos >= break_at and self.pos < len(body) and not done:
-                raise ConnectionResetError("reset by peer")
-            n = min(len(view), rng.randint(1, 70_000), len(body) - self.pos)
-            view[:n] = body[self.pos:self.pos + n]
-            self.pos += n
-            return n
+        def pieces(self):
+            while self.pos < len(body):
+                if break_at is not None and self.pos >= break_at and not done:
+                    raise ConnectionResetError("reset by peer")
+                n = min(rng.randint(1, 70_000), len(body) - self.pos)
+                self.pos += n
+                yield body[self.pos - n:self.pos]
 
     class Path:
         def open(self, mode):
@@ -204,14 +207,21 @@ def test_slot_reader_hashes_random_bytes_in_order_even_when_the_body_breaks(seed
     sink = _Sink(Path(), None, "test")
     downloader = VideoDownloader.__new__(VideoDownloader)
     downloader.chunk_size = 1 << 20
-    response = type("R", (), {"headers": {}, "raw": Raw(0)})()
     if break_at is not None:
         with pytest.raises(ConnectionResetError):
-            downloader._copy(response, sink, None)
+            downloader._copy(Raw(0), sink, None)
         assert 0 < sink.size <= len(body) and written.getvalue() == body[:sink.size]
         done = True
-        response.raw = Raw(sink.size)  # what a Range resume continues with
-    downloader._copy(response, sink, None)
+    downloader._copy(Raw(sink.size), sink, None)  # what a Range resume continues with
     assert written.getvalue() == body
     assert sink.sha256() == hashlib.sha256(body).hexdigest()
     sink.close()
+
+
+def test_public_exports_follow_the_gateway_registry():
+    import airflow_provider_videogen as package
+    from airflow_provider_videogen import registry
+
+    hooks = {info["hook_class"] for info in registry.GATEWAYS.values()}
+    assert hooks <= set(package.__all__) and set(package.__all__) == set(package._LAZY)
+    assert all(getattr(package, name).__name__ == name for name in package.__all__)

@@ -358,6 +358,10 @@ class VideoProtocol:
         """The documented request that cancels (or deletes) a job; None where the gateway documents none."""
         return None
 
+    def build_variant(self, operation_id: str, variant: str) -> HttpRequest | None:
+        """The request for a preview (``"thumbnail"``, ``"spritesheet"``); None where none is served."""
+        return None
+
     def check(self, request: GenerationRequest) -> None:
         """Refuse a request this protocol cannot send as asked, before any paid request.
 

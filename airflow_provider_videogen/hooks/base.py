@@ -12,9 +12,11 @@ import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow.providers.common.compat.sdk import Variable
+
 from airflow_provider_videogen._compat import BaseHook  # isort: skip  (compat BaseHook + 3.1 connection form)
 
-from airflow_provider_videogen import registry, retries
+from airflow_provider_videogen import registry, retries, spend
 from airflow_provider_videogen.exceptions import (
     GatewayAuthError,
     GatewayResponseError,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from airflow_provider_videogen.gateways import GenerationRequest, VideoOperation
+    from airflow_provider_videogen.spend import CostEstimate
 
 __all__ = ["CONNECT_TIMEOUT", "TRIGGER_USER_AGENT", "USER_AGENT", "VideoGenHook", "settings_from_connection",
            "shared_client_session"]
@@ -132,6 +135,7 @@ class VideoGenHook(BaseHook):
         self._async_policy: Policy | None = None
         self._atransport: AsyncTransport | None = None
         self._default_model: str | None = None
+        self._prices: Any = None
 
     # -- choosing the hook for a connection ------------------------------------------------------
     @classmethod
@@ -174,6 +178,7 @@ class VideoGenHook(BaseHook):
         conn = self.get_connection(self.conn_id)
         extra = conn.extra_dejson
         self._default_model = _default_model(extra)
+        self._prices = extra.get("prices") if isinstance(extra, dict) else None
         return settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
 
     def default_model(self) -> str:
@@ -209,6 +214,21 @@ class VideoGenHook(BaseHook):
             raise ModelNotAvailable(f"model {request.model!r} is retired at {self.gateway.label}: {reason}",
                                     gateway=self.gateway_name)
         self.protocol.check(request)
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        """The job's estimated cost in US dollars (``spend.py``): the connection extra ``prices``, else the
+        Variable ``videogen_prices``, else the list prices; ``usd`` is None for a model without a price."""
+        _ = self.settings  # reads the connection (and its prices extra)
+
+        def variable(key: str) -> Any:
+            try:
+                return Variable.get(key, default=None)
+            except Exception:  # noqa: BLE001  (no Airflow metadata to ask, e.g. outside a task): defaults
+                return None
+
+        table, source = spend.price_table(self._prices, variable)
+        return spend.estimate(request.model, seconds=request.duration_seconds, resolution=request.resolution,
+                              videos=request.number_of_videos, table=table, price_source=source)
 
     def submit(self, request: GenerationRequest) -> str:
         """Submit one generation job and return its operation id.
