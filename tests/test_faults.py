@@ -302,7 +302,7 @@ def test_trigger_serialises_ids_and_numbers_only():
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_videogen.triggers.video.VideoOperationTrigger"
     assert kwargs == {"conn_id": "videogen_default", "operation_id": "video_1", "poll_interval": 5.0,
-                      "timeout": 600.0, "max_consecutive_failures": 10}
+                      "timeout": 600.0, "max_consecutive_failures": 10, "cancel_on_kill": True}
     assert VideoOperationTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 

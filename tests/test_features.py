@@ -230,3 +230,39 @@ def test_cancel_sends_nothing_where_no_cancel_is_documented(gateway, hook_for, e
     emulator.ctl.clear_requests()
     assert hook.cancel(operation_id) is False
     assert emulator.ctl.requests() == []
+
+
+# -- cancel on kill -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gateway", ["gemini", "openai"])
+async def test_the_triggers_on_kill_cancels_the_job_at_the_gateway(gateway, hook_for, emulator):
+    from airflow_provider_videogen.triggers.video import VideoOperationTrigger
+
+    hook = hook_for(gateway)
+    emulator.ctl.set_config(job_seconds=60)
+    operation_id = hook.submit(GenerationRequest("killed from the UI", hook.default_model(), duration_seconds=8))
+    await VideoOperationTrigger("videogen_feat", operation_id, poll_interval=1).on_kill()
+    (job,) = emulator.ctl.jobs()
+    assert job["cancelled"] is True
+
+
+async def test_on_kill_does_nothing_when_cancel_on_kill_is_off(hook_for, emulator):
+    from airflow_provider_videogen.triggers.video import VideoOperationTrigger
+
+    hook = hook_for("openai")
+    emulator.ctl.set_config(job_seconds=60)
+    operation_id = hook.submit(GenerationRequest("keep it", hook.default_model(), duration_seconds=8))
+    emulator.ctl.clear_requests()
+    await VideoOperationTrigger("videogen_feat", operation_id, cancel_on_kill=False).on_kill()
+    assert emulator.ctl.requests() == [] and emulator.ctl.jobs()[0]["cancelled"] is False
+
+
+def test_the_sensors_on_kill_cancels_a_job_it_was_polling(hook_for, emulator):
+    from airflow_provider_videogen.sensors.video import VideoOperationSensor
+
+    hook = hook_for("openai")
+    emulator.ctl.set_config(job_seconds=60)
+    operation_id = hook.submit(GenerationRequest("killed while poking", hook.default_model(), duration_seconds=8))
+    VideoOperationSensor(task_id="wait", conn_id="videogen_feat", operation_id=operation_id, mode="poke",
+                         deferrable=False).on_kill()
+    assert emulator.ctl.jobs()[0]["cancelled"] is True

@@ -43,6 +43,9 @@ class VideoOperationSensor(BaseSensorOperator):
     :param operation_id: the operation id (templated; e.g. ``generate.output["operation_id"]``).
     :param conn_id: Airflow connection id of the gateway (any ``videogen_*`` connection type).
     :param max_consecutive_failures: transient poll failures in a row tolerated by the trigger.
+    :param cancel_on_kill: when a user kills the wait (marks it failed or success), ask the gateway to cancel
+        the job where it documents how (DELETE ``/v1/videos/{id}``, Gemini ``:cancel``): on the worker through
+        :meth:`on_kill`, and while deferred through the trigger's ``on_kill`` (Airflow 3.3+).
 
     XCom (return value): the finished operation, JSON-serialisable::
 
@@ -62,13 +65,19 @@ class VideoOperationSensor(BaseSensorOperator):
 
     def __init__(self, *, operation_id: str, conn_id: str = VideoGenHook.default_conn_name,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 max_consecutive_failures: int = 10, **kwargs: Any):
+                 max_consecutive_failures: int = 10, cancel_on_kill: bool = True, **kwargs: Any):
         kwargs.setdefault("poke_interval", 10)
         super().__init__(**kwargs)
         self.operation_id = operation_id
         self.conn_id = conn_id
         self.deferrable = deferrable
         self.max_consecutive_failures = max_consecutive_failures
+        self.cancel_on_kill = cancel_on_kill
+
+    def on_kill(self) -> None:
+        """The user killed the task while it polled on the worker: cancel the job where the gateway can."""
+        if self.cancel_on_kill and self.operation_id:
+            VideoGenHook.for_connection(self.conn_id).cancel(str(self.operation_id))
 
     def poke(self, context: Any) -> PokeReturnValue:
         hook = VideoGenHook.for_connection(self.conn_id)
@@ -88,7 +97,8 @@ class VideoOperationSensor(BaseSensorOperator):
         self.defer(
             trigger=VideoOperationTrigger(conn_id=self.conn_id, operation_id=self.operation_id,
                                           poll_interval=self.poke_interval, timeout=self.timeout,
-                                          max_consecutive_failures=self.max_consecutive_failures),
+                                          max_consecutive_failures=self.max_consecutive_failures,
+                                          cancel_on_kill=self.cancel_on_kill),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -81,6 +81,9 @@ class VideoOperationTrigger(BaseTrigger):
     :param timeout: seconds after which the trigger gives up (None: no limit of its own; the sensor's
         deferral timeout still applies).
     :param max_consecutive_failures: transient failures in a row (429, 5xx, resets) before giving up.
+    :param cancel_on_kill: when a user kills the deferred task (marks it failed or success in the UI),
+        :meth:`on_kill` (Airflow 3.3+) asks the gateway to cancel the job, where it documents how. Never on a
+        triggerer restart or a trigger moving to another triggerer.
 
     Event payload: ``{"status": "success"|"failed"|"error"|"timeout", "operation_id", "message",
     "error_type" (an exception class name of ``airflow_provider_videogen.exceptions``) and "gateway"
@@ -89,13 +92,14 @@ class VideoOperationTrigger(BaseTrigger):
     """
 
     def __init__(self, conn_id: str, operation_id: str, poll_interval: float = 10.0, timeout: float | None = None,
-                 max_consecutive_failures: int = 10):
+                 max_consecutive_failures: int = 10, cancel_on_kill: bool = True):
         super().__init__()
         self.conn_id = conn_id
         self.operation_id = operation_id
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout) if timeout is not None else None
         self.max_consecutive_failures = int(max_consecutive_failures)
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -106,8 +110,26 @@ class VideoOperationTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "max_consecutive_failures": self.max_consecutive_failures,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
+
+    async def on_kill(self) -> None:
+        """The user killed the deferred task (Airflow 3.3 calls this only then): cancel the gateway's job,
+        where the gateway documents a cancel or delete endpoint, so it stops costing money."""
+        if not self.cancel_on_kill:
+            return
+        from airflow_provider_videogen.hooks.base import VideoGenHook, shared_client_session
+
+        try:
+            hook = await VideoGenHook.afor_connection(self.conn_id)
+            async with shared_client_session() as session:
+                cancelled = await hook.acancel(self.operation_id, session)
+        except VideoGenError as err:
+            self.log.warning("Could not cancel operation %s: %s", self.operation_id, err)
+            return
+        self.log.info("Operation %s %s.", self.operation_id,
+                      "cancelled at the gateway" if cancelled else "left running: the gateway documents no cancel")
 
     def _event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "operation_id": self.operation_id, "message": message, **extra})
