@@ -36,7 +36,7 @@ def sha256(path: Path) -> str:
 def test_every_example_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"videogen_text_to_video", "videogen_batch", "videogen_image_to_video_pipeline",
-                                   "videogen_on_new_video"}
+                                   "videogen_on_new_video", "videogen_takes"}
     for dag in dagbag.dags.values():
         assert dag.tags and "videogen" in dag.tags
         assert all(getattr(t, "conn_id", "videogen_default") == "videogen_default" for t in dag.tasks)

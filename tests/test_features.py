@@ -7,7 +7,7 @@ import json
 
 import pytest
 from airflow.sdk import ObjectStoragePath
-from support import GATEWAY_PROFILES, connection_uri_env, finished
+from support import GATEWAY_PROFILES, ROOT, connection_uri_env, finished
 
 from airflow_provider_videogen.download import VideoDownloader
 from airflow_provider_videogen.exceptions import InvalidVideoRequest, TransientGatewayError
@@ -266,3 +266,44 @@ def test_the_sensors_on_kill_cancels_a_job_it_was_polling(hook_for, emulator):
     VideoOperationSensor(task_id="wait", conn_id="videogen_feat", operation_id=operation_id, mode="poke",
                          deferrable=False).on_kill()
     assert emulator.ctl.jobs()[0]["cancelled"] is True
+
+
+# -- the operators, run by Airflow (dag.test): all samples, one asset event each, provenance everywhere -----
+
+def test_all_videos_of_a_job_are_written_with_one_asset_event_each(airflow_db, use_gateway, emulator, tmp_path):
+    """The ``videogen_takes`` example DAG, run by Airflow (dag.test): three samples of one job."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    use_gateway("gemini", job_seconds=0.5)
+    dag = DagBag(str(ROOT / "dags_examples")).get_dag("videogen_takes")
+    dag.get_task("wait").poke_interval = 0.2
+    run = dag.test(run_conf={"prompt": "three takes of a kite", "takes": 3, "output_dir": str(tmp_path)})
+    assert run.state == "success"
+    (job,) = emulator.ctl.jobs()
+    expected = [v["sha256"] for v in emulator.ctl.videos(job["id"])]
+    written = run.get_task_instance("download").xcom_pull(task_ids="download")
+    assert [w["sha256"] for w in written] == expected and [w["video_index"] for w in written] == [0, 1, 2]
+    assert all(w["provenance"]["prompt"] == "three takes of a kite" for w in written)
+    names = sorted(p.name.rsplit("_", 1)[-1] for p in (tmp_path / "takes").iterdir())
+    assert names == ["0.json", "0.mp4", "1.json", "1.mp4", "2.json", "2.mp4"]
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).all()
+    assert sorted(e.extra["video_index"] for e in events) == [0, 1, 2]
+    assert {e.extra["sha256"] for e in events} == set(expected)
+    assert all(e.extra["provenance"]["model"] == job["model"] for e in events)
+
+
+def test_all_videos_needs_an_index_template_or_a_folder(tmp_path):
+    from airflow_provider_videogen.exceptions import InvalidDestination
+    from airflow_provider_videogen.gateways import VideoLocator, VideoOperation
+    from airflow_provider_videogen.operators.video import VideoDownloadOperator
+
+    op = VideoOperation("gemini", "models/m/operations/abc", "succeeded",
+                        videos=[VideoLocator("binary", "/a"), VideoLocator("binary", "/b")])
+    operator = VideoDownloadOperator(task_id="d", operation_id="x", all_videos=True, destination=f"{tmp_path}/v.mp4")
+    with pytest.raises(InvalidDestination, match="index"):
+        operator.destinations(op)
+    operator.destination = f"{tmp_path}/videos/"
+    assert [str(p) for _, p in operator.destinations(op)] == [f"file://{tmp_path}/videos/abc_{i}.mp4" for i in (0, 1)]
