@@ -270,14 +270,13 @@ def test_the_sensors_on_kill_cancels_a_job_it_was_polling(hook_for, emulator):
 
 # -- the operators, run by Airflow (dag.test): all samples, one asset event each, provenance everywhere -----
 
-def test_all_videos_of_a_job_are_written_with_one_asset_event_each(airflow_db, use_gateway, emulator, tmp_path):
+def test_all_videos_of_a_job_are_written_with_one_asset_event_each(dagbag_class, use_gateway, emulator, tmp_path):
     """The ``videogen_takes`` example DAG, run by Airflow (dag.test): three samples of one job."""
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
     use_gateway("gemini", job_seconds=0.5)
-    dag = DagBag(str(ROOT / "dags_examples")).get_dag("videogen_takes")
+    dag = dagbag_class(str(ROOT / "dags_examples")).get_dag("videogen_takes")
     dag.get_task("wait").poke_interval = 0.2
     run = dag.test(run_conf={"prompt": "three takes of a kite", "takes": 3, "output_dir": str(tmp_path)})
     assert run.state == "success"
