@@ -306,3 +306,29 @@ def test_all_videos_needs_an_index_template_or_a_folder(tmp_path):
         operator.destinations(op)
     operator.destination = f"{tmp_path}/videos/"
     assert [str(p) for _, p in operator.destinations(op)] == [f"file://{tmp_path}/videos/abc_{i}.mp4" for i in (0, 1)]
+
+
+def test_the_download_operator_writes_previews_next_to_the_video(hook_for, emulator, tmp_path):
+    from airflow_provider_videogen.operators.video import VideoDownloadOperator
+
+    op = finished(hook_for("openai"))
+    result = VideoDownloadOperator(task_id="d", conn_id="videogen_feat", operation_id=op.operation_id,
+                                   destination=f"{tmp_path}/clip.mp4", previews=["thumbnail", "spritesheet"]
+                                   ).execute({})
+    assert result["previews"] == {"thumbnail": f"file://{tmp_path}/clip.thumbnail.webp",
+                                  "spritesheet": f"file://{tmp_path}/clip.spritesheet.jpg"}
+    thumb = emulator.ctl.variant_sha256(op.operation_id, "thumbnail")["sha256"]
+    import hashlib
+
+    assert hashlib.sha256((tmp_path / "clip.thumbnail.webp").read_bytes()).hexdigest() == thumb
+
+
+def test_previews_are_refused_before_downloading_where_none_are_served(hook_for, emulator, tmp_path):
+    from airflow_provider_videogen.operators.video import VideoDownloadOperator
+
+    op = finished(hook_for("tokenops"))
+    emulator.ctl.clear_requests()
+    with pytest.raises(InvalidVideoRequest, match="thumbnail"):
+        VideoDownloadOperator(task_id="d", conn_id="videogen_feat", operation_id=op.operation_id,
+                              destination=f"{tmp_path}/clip.mp4", previews=["thumbnail"]).execute({})
+    assert not [r for r in emulator.ctl.requests() if r["path"].endswith("/content")] and files_in(tmp_path) == []
