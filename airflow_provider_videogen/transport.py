@@ -34,7 +34,7 @@ import socket
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 import urllib3
@@ -95,15 +95,22 @@ class Policy:
     timeout: float = DEFAULT_TIMEOUT
     block_private_addresses: bool = False
     conn_id: str = ""
+    credentials: Credentials | None = field(default=None, repr=False, compare=False)
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        if self.credentials is not None:
+            return self.credentials.secrets()
         return (self.api_key,) if self.api_key else ()
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
     def key_headers(self) -> dict[str, str]:
+        """The credential header(s) for the gateway's origin: the protocol's API-key header, or the
+        ``credentials``' token (refreshed when needed) where the connection signs in another way."""
+        if self.credentials is not None:
+            return self.credentials.headers()
         if not self.api_key:
             raise GatewayAuthError(f"connection {self.conn_id!r} has no API key in Password", gateway=self.gateway)
         return self.protocol.auth_headers(self.api_key)
@@ -156,6 +163,21 @@ class Policy:
             if not address.is_global:
                 raise refuse("it points into a private, loopback or link-local network "
                              "(block_private_addresses is on)")
+
+
+class Credentials(Protocol):
+    """A credential other than a static API key (an OAuth access token that expires, e.g. Vertex AI).
+
+    ``headers()`` refreshes on the worker when needed; ``aheaders()`` does the same in the triggerer
+    without blocking its event loop; ``secrets()`` are the strings every error is redacted of (the
+    current and previous tokens).
+    """
+
+    def headers(self) -> dict[str, str]: ...
+
+    async def aheaders(self) -> dict[str, str]: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
 
 
 def safe_url(url: str) -> str:
@@ -556,8 +578,14 @@ class AsyncTransport:
         self._ssl = _ssl_for(policy.verify)
         self._timeout = aiohttp.ClientTimeout(total=policy.timeout, sock_connect=CONNECT_TIMEOUT)
 
-    def headers_for(self, url: str) -> dict[str, str]:
-        return self.policy.key_headers() if aiohttp_origin(url) == self._origin else {}
+    async def headers_for(self, url: str) -> dict[str, str]:
+        """The credential headers, only when aiohttp will connect to the gateway's own origin; a token is
+        refreshed without blocking the event loop."""
+        if aiohttp_origin(url) != self._origin:
+            return {}
+        if self.policy.credentials is not None:
+            return await self.policy.credentials.aheaders()
+        return self.policy.key_headers()
 
     async def api(self, http: HttpRequest, *, step: str, operation_id: str | None = None,
                   model: str | None = None) -> tuple[Any, dict[str, str]]:
@@ -568,7 +596,7 @@ class AsyncTransport:
         deadline = _Deadline(policy, step, operation_id)
         url = policy.url(http)
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
-                   "User-Agent": TRIGGER_USER_AGENT, **self.headers_for(url)}
+                   "User-Agent": TRIGGER_USER_AGENT, **await self.headers_for(url)}
         try:
             async with self.session.request(http.method, url, params=http.params, json=http.json, headers=headers,
                                             ssl=self._ssl, allow_redirects=False, timeout=self._timeout) as response:
