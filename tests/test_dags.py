@@ -43,10 +43,23 @@ def test_every_example_dag_imports_without_errors(dagbag):
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)
-def test_text_to_video_end_to_end(gateway, dagbag, use_gateway, emulator, tmp_path):
-    # a job long enough to be unfinished at the sensor's first poke, so that it defers (Airflow 3.1's
-    # dag.test() takes almost 2 s from one task to the next)
-    use_gateway(gateway, job_seconds=4.0)
+def test_text_to_video_end_to_end(gateway, dagbag, use_gateway, emulator, tmp_path, monkeypatch):
+    use_gateway(gateway)
+    # The sensor's first poke (on the worker) reports "not yet" whatever the job's state, so that the wait
+    # always moves to the trigger: how long dag.test() takes from one task to the next (about 2 s on
+    # Airflow 3.1, more on a busy machine) must not decide which path is tested.
+    from airflow.providers.common.compat.sdk import PokeReturnValue
+
+    from airflow_provider_videogen.sensors.video import VideoOperationSensor
+
+    real_poke, pokes = VideoOperationSensor.poke, []
+
+    def first_poke_not_yet(self, context):
+        result = real_poke(self, context)
+        pokes.append(result.is_done)
+        return result if len(pokes) > 1 else PokeReturnValue(False)
+
+    monkeypatch.setattr(VideoOperationSensor, "poke", first_poke_not_yet)
     dag = fast(dagbag.get_dag("videogen_text_to_video"))
     run = dag.test(run_conf={"prompt": f"A {gateway} test clip", "duration_seconds": 4, "output_dir": str(tmp_path)})
     assert run.state == "success"
