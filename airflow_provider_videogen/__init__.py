@@ -39,6 +39,7 @@ __all__ = [  # noqa: RUF022  (public operators first)
     "OpenAIVideoHook",
     "ThucChienVideoHook",
     "TokenOpsVideoHook",
+    "VertexVideoHook",
 ]
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         OpenAIVideoHook,
         ThucChienVideoHook,
         TokenOpsVideoHook,
+        VertexVideoHook,
     )
     from airflow_provider_videogen.operators.video import VideoDownloadOperator, VideoGenerateOperator
     from airflow_provider_videogen.sensors.video import VideoOperationSensor

@@ -42,6 +42,7 @@ import urllib3
 
 from airflow_provider_videogen.exceptions import (
     DestinationExists,
+    GatewayAuthError,
     GatewayResponseError,
     InvalidDestination,
     InvalidVideoRequest,
@@ -292,7 +293,8 @@ class VideoDownloader:
         path = json_path(locator.field or "base64")
         for attempt in range(MAX_RESUMES + 1):
             scanner, decoder = JsonScanner(path=path, scalars=("size",)), Base64Stream()
-            stream = self._retrying(lambda: self.transport.open(locator.url, operation_id=operation_id))
+            stream = self._retrying(lambda: self.transport.open(locator.url, operation_id=operation_id,
+                                                                json=locator.body))
             try:
                 for piece in stream.pieces():
                     data = scanner.feed(piece)
@@ -316,6 +318,63 @@ class VideoDownloader:
             finally:
                 stream.close()
         raise TransientGatewayError("base64 download kept breaking", gateway=self.gateway, operation_id=operation_id)
+
+    def _gcs_source(self, locator: VideoLocator) -> ObjectStoragePath:
+        """The object a ``gcs`` locator names, opened with the hook's storage connection."""
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(locator.url, conn_id=self.hook.storage_conn_id())
+
+    def _stream_gcs(self, locator: VideoLocator, sink: _Sink, operation_id: str) -> tuple[str, int | None]:
+        """Stream a video the gateway wrote into the user's own bucket (Vertex AI ``storageUri``) through
+        ``ObjectStoragePath`` into ``sink`` (same checks as any download); restart from zero if it breaks."""
+        source = self._gcs_source(locator)
+        for attempt in range(MAX_RESUMES + 1):
+            try:
+                with source.open("rb") as f:
+                    expected = _declared(getattr(f, "size", None))
+                    while chunk := f.read(self.chunk_size):
+                        sink.write(chunk, expected)
+                return "video/mp4", expected
+            except FileNotFoundError:
+                raise VideoNotFound(f"{locator.url} is not in Cloud Storage (deleted, or another bucket)",
+                                    gateway=self.gateway, operation_id=operation_id) from None
+            except PermissionError as err:
+                raise GatewayAuthError(f"connection {self.hook.storage_conn_id()!r} may not read {locator.url} "
+                                       f"({type(err).__name__})", gateway=self.gateway,
+                                       operation_id=operation_id) from None
+            except _BROKEN as err:
+                log.warning("Reading %s broke (%s); restarting (try %d).", locator.url, type(err).__name__,
+                            attempt + 2)
+                sink.reset()
+        raise TransientGatewayError(f"reading {locator.url} kept breaking", gateway=self.gateway,
+                                    operation_id=operation_id)
+
+    def _in_place(self, operation: VideoOperation, locator: VideoLocator, destination: ObjectStoragePath,
+                  video_index: int, sidecar: dict[str, Any] | None) -> DownloadResult:
+        """The destination is the object the gateway wrote: no copy; read it once to check and describe it."""
+        op_id = operation.operation_id
+        sink = _Sink(_Nowhere(), self.max_bytes, f"gateway {self.gateway}, operation {op_id}")
+        try:
+            content_type, expected = self._stream_gcs(locator, sink, op_id)
+        finally:
+            sink.close()
+        self._verify(sink, expected, locator.size, op_id)
+        sidecar_path = destination.parent / f"{destination.stem}.json" if sidecar is not None else None
+        result = DownloadResult(uri=str(destination), size_bytes=sink.size, sha256=sink.sha256(),
+                                content_type=content_type, operation_id=op_id, video_index=video_index,
+                                sidecar_uri=str(sidecar_path) if sidecar_path is not None else None)
+        if sidecar_path is not None:
+            sidecar_tmp = sidecar_path.parent / _temporary_name(sidecar_path.name)
+            try:
+                with sidecar_tmp.open("w") as f:
+                    json.dump({**sidecar, "video": result.to_dict()}, f, indent=2, sort_keys=True, default=str)
+                sidecar_tmp.rename(sidecar_path)
+            except BaseException:
+                _remove_quietly(sidecar_tmp)
+                raise
+        log.info("%s is the video the gateway wrote: checked in place, nothing copied.", destination)
+        return result
 
     # -- public --------------------------------------------------------------------------------------
     def _prepare(self, destination: ObjectStoragePath, overwrite: bool, op_id: str) -> ObjectStoragePath:
@@ -354,12 +413,16 @@ class VideoDownloader:
             raise VideoNotFound(f"the operation has {len(operation.videos)} video(s), no index {video_index}",
                                 gateway=self.gateway, operation_id=op_id)
         locator = operation.videos[video_index]
+        if locator.kind == "gcs" and destination.protocol in ("gs", "gcs") and \
+                destination.path == self._gcs_source(locator).path:
+            return self._in_place(operation, locator, destination, video_index, sidecar)
         tmp = self._prepare(destination, overwrite, op_id)
         sidecar_path = destination.parent / f"{destination.stem}.json" if sidecar is not None else None
         sidecar_tmp = None
         sink = _Sink(tmp, self.max_bytes, f"gateway {self.gateway}, operation {op_id}")
         try:
-            stream = self._stream_base64 if locator.kind == "json_base64" else self._stream_binary
+            stream = {"json_base64": self._stream_base64, "gcs": self._stream_gcs}.get(locator.kind,
+                                                                                      self._stream_binary)
             content_type, expected = stream(locator, sink, op_id)
             sink.close()
             self._verify(sink, expected, locator.size, op_id)
@@ -505,6 +568,13 @@ def _temporary_name(name: str) -> str:
     room = NAME_MAX - 1 - len(suffix)
     stem = name.encode("utf-8")[:room].decode("utf-8", "ignore")
     return f".{stem}{suffix}"
+
+
+class _Nowhere:
+    """A sink target that keeps nothing: a video already in place is only counted, hashed and checked."""
+
+    def open(self, mode: str):
+        return open(os.devnull, mode)
 
 
 def _remove_quietly(path: ObjectStoragePath) -> None:

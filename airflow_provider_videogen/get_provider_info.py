@@ -14,18 +14,49 @@ INTEGRATION = "Video generation"
 GATEWAY_INFO = registry.GATEWAYS  # the one catalogue (registry.py)
 
 
+# Connections signing in with Google Cloud credentials (registry ``auth: "google"``): where the project, the
+# location and the credentials come from. The key extras are the Google provider's own (GoogleBaseHook reads them).
+GOOGLE_FIELDS = {
+    "project": {"label": "Project Id", "description": "Google Cloud project that runs (and pays for) the jobs "
+                "(default: the credentials' project).", "schema": {"type": ["string", "null"]}},
+    "location": {"label": "Location", "description": "Region of the Vertex AI endpoint, e.g. us-central1 (the "
+                 "default) or europe-west4; Base URL is derived from it unless set.",
+                 "schema": {"type": ["string", "null"]}},
+    "gcp_conn_id": {"label": "Google Cloud connection id", "description": "A google_cloud_platform connection "
+                    "holding the credentials (it also reads storage_uri outputs). Leave empty to use the key "
+                    "fields below, or the machine's default credentials.", "schema": {"type": ["string", "null"]}},
+    "key_path": {"label": "Keyfile Path", "description": "Path of a service account key file (when no Google "
+                 "Cloud connection id is given).", "schema": {"type": ["string", "null"]}},
+    "keyfile_dict": {"label": "Keyfile JSON", "description": "A service account key's JSON (when no Google Cloud "
+                     "connection id is given).", "schema": {"type": ["string", "null"], "format": "password"}},
+    "impersonation_chain": {"label": "Impersonation Chain", "description": "Service account(s) to impersonate, "
+                            "comma separated.", "schema": {"type": ["string", "null"]}},
+}
+
+
+def _ui_field_behaviour(info: dict) -> dict:
+    if info.get("auth") == "google":
+        return {
+            "hidden-fields": ["schema", "port", "login", "password"],
+            "relabeling": {"host": "Base URL"},
+            "placeholders": {"host": info["default_host"]},  # the {location} template, filled from Location
+        }
+    return {
+        "hidden-fields": ["schema", "port", "login"],
+        "relabeling": {"password": "API Key", "host": "Base URL"},
+        "placeholders": {"host": info["default_host"] or "https://your-gateway.example (required)",
+                         "password": "your API key"},
+    }
+
+
 def _connection_type(name: str, info: dict[str, str]) -> dict:
     return {
         "connection-type": f"videogen_{name}",
         "hook-class-name": f"airflow_provider_videogen.hooks.gateways.{info['hook_class']}",
         "hook-name": f"{info['label']} (video generation)",
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "login"],
-            "relabeling": {"password": "API Key", "host": "Base URL"},
-            "placeholders": {"host": info["default_host"] or "https://your-gateway.example (required)",
-                             "password": "your API key"},
-        },
+        "ui-field-behaviour": _ui_field_behaviour(info),
         "conn-fields": {
+            **(GOOGLE_FIELDS if info.get("auth") == "google" else {}),
             "default_model": {
                 "label": "Default model",
                 "description": "Model used when the operator names none"
@@ -58,7 +89,7 @@ def _connection_type(name: str, info: dict[str, str]) -> dict:
 def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-videogen",
-        "name": "Video generation (AI Thực Chiến, HingNet, MixRoute, TokenOps, Gemini, OpenAI)",
+        "name": "Video generation (AI Thực Chiến, HingNet, MixRoute, TokenOps, Gemini, OpenAI, Vertex AI)",
         "description": "Submit, wait for (deferrable) and download AI-generated videos into any storage.",
         "integrations": [{"integration-name": INTEGRATION, "tags": ["ai", "generative-ai"]}],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": [

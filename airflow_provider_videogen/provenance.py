@@ -20,7 +20,7 @@ from typing import Any
 from airflow_provider_videogen.gateways.base import GenerationRequest, ImageInput
 
 _PARAMETERS = ("duration_seconds", "aspect_ratio", "size", "resolution", "generate_audio", "person_generation",
-               "enhance_prompt", "number_of_videos")
+               "enhance_prompt", "number_of_videos", "storage_uri")
 
 
 def iso(seconds: float | None) -> str | None:

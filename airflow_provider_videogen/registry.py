@@ -5,11 +5,14 @@
 adding a gateway means one entry here, one protocol preset if it speaks something new, and one
 three-line hook class in ``hooks/gateways.py``.
 
-Fields: ``label``; ``default_host`` (None: the connection must give a Host); ``default_model`` (None: the
+Fields: ``label``; ``default_host`` (None: the connection must give a Host; it may hold ``{location}``, filled
+from the connection's location: Vertex AI's regional endpoints); ``default_model`` (None: the
 operator or the connection's ``default_model`` must name one; otherwise a model the gateway's document
 lists as current); ``hook_class``; ``docs_url`` (the gateway's own documentation); ``protocol`` and
 ``protocol_options`` (see ``gateways/__init__.py``); ``retired_models``: models refused before any paid
-request, with the reason.
+request, with the reason; ``auth``: ``"api_key"`` (the default: the key in the connection's Password) or
+``"google"`` (Google Cloud credentials through the Google provider: a ``google_cloud_platform`` connection
+named in the ``gcp_conn_id`` extra, or its key extras on this connection; no Password).
 """
 
 from __future__ import annotations
@@ -80,6 +83,18 @@ GATEWAYS: dict[str, dict] = {
         "retired_models": dict.fromkeys(
             ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"),
             SORA_RETIRED),
+    },
+    "vertex": {
+        "label": "Vertex AI (Veo)",
+        # https://{location}-aiplatform.googleapis.com (the "global" location: https://aiplatform.googleapis.com)
+        "default_host": "https://{location}-aiplatform.googleapis.com",
+        # Veo 3.1's GA id at Vertex AI (Veo models list, https://cloud.google.com/vertex-ai/generative-ai/docs/models)
+        "default_model": "veo-3.1-generate-001",
+        "hook_class": "VertexVideoHook",
+        "docs_url": "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/veo-video-generation",
+        "protocol": "vertex",
+        "protocol_options": {},
+        "auth": "google",
     },
 }
 

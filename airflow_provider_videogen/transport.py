@@ -495,23 +495,28 @@ class SyncTransport:
                                      gateway=self.policy.gateway, operation_id=operation_id)
 
     def open(self, url: str, *, operation_id: str | None, headers: dict[str, str] | None = None,
-             step: str = "download") -> MediaStream:
+             step: str = "download", json: Any = None) -> MediaStream:
         """GET a media URL, following up to 5 redirects by hand, the key only to the gateway's origin.
 
+        With ``json``, the first request is a POST of that JSON body (a status read again for the video it
+        holds: Vertex AI's ``fetchPredictOperation``); a redirect is then followed with a GET.
         Redirect targets are checked with :meth:`Policy.check_foreign_url`. A 2xx answer is returned
         open; an error answer raises its typed error (body capped and redacted).
         """
         url = self.policy.absolute(url)
         if not url.startswith(self.policy.base_url):
             self.policy.check_foreign_url(url, what=step, operation_id=operation_id)
+        body = {"json": json} if json is not None else {}
         for _ in range(MAX_REDIRECTS + 1):
             send = {**MEDIA_HEADERS, **(headers or {}), **self.headers_for(url)}
-            response = self._send("GET", url, step=step, operation_id=operation_id, headers=send)
+            response = self._send("POST" if body else "GET", url, step=step, operation_id=operation_id,
+                                  headers=send, **body)
             if response.is_redirect:
                 location = response.headers.get("Location", "")
                 response.close()
                 target = requests.compat.urljoin(url, location)
                 url = self.policy.check_foreign_url(target, what=f"{step} redirect", operation_id=operation_id)
+                body = {}
                 continue
             if response.status_code >= 300:
                 answer = _Answer(self.policy, response.status_code, response.headers, step, operation_id, None)

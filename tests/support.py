@@ -20,7 +20,10 @@ GATEWAY_PROFILES: dict[str, dict] = {
     "hingnet": {"gateway": "hingnet", "status_vocab": "hingnet", "content_form": "redirect"},
     "tokenops": {"gateway": "tokenops", "status_vocab": "tokenops", "content_form": "json_url"},
     "mixroute": {"gateway": "mixroute", "mixroute_url_form": "cdn"},
+    # Vertex AI: an OAuth bearer token (VERTEX_TOKEN), videos inline as base64 unless a job has storageUri
+    "vertex": {"gateway": "vertex"},
 }
+VERTEX_TOKEN = "test-vertex-token"  # what the tests' Google credentials mint; the emulator's default vertex_token
 
 
 
@@ -29,26 +32,31 @@ def connection_uri_env(conn_id: str, gateway: str, host: str, key: str = TEST_KE
     value = {"conn_type": f"videogen_{gateway}", "host": host, "password": key}
     if gateway == "openai":  # an OpenAI-compatible gateway has no default model: name one it serves
         extra.setdefault("default_model", OPENAI_COMPATIBLE_MODEL)
+    if gateway == "vertex":  # Google credentials, not a key: a project and a location instead
+        del value["password"]
+        extra = {"project": "videogen-test", "location": "us-central1", **extra}
     if extra:
         value["extra"] = extra
     return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value)
 
 
 def key_leaks(text: str) -> bool:
-    """True if ``text`` holds the test key (run on every captured log, and tested on a planted leak)."""
-    return TEST_KEY in text
+    """True if ``text`` holds the test key or the Vertex test token (run on every captured log, and tested on a
+    planted leak)."""
+    return TEST_KEY in text or VERTEX_TOKEN in text
 
 
-def submit(hook, model: str | None = None, prompt: str = "a test clip") -> str:
-    """Submit a 4 s job through ``hook`` and return its operation id."""
+def submit(hook, model: str | None = None, prompt: str = "a test clip", **fields) -> str:
+    """Submit a 4 s job through ``hook`` (more ``GenerationRequest`` fields in ``fields``); its operation id."""
     from airflow_provider_videogen.gateways import GenerationRequest
 
-    return hook.submit(GenerationRequest(prompt=prompt, model=model or hook.default_model(), duration_seconds=4))
+    return hook.submit(GenerationRequest(prompt=prompt, model=model or hook.default_model(), duration_seconds=4,
+                                         **fields))
 
 
-def finished(hook, model: str | None = None, prompt: str = "a test clip"):
+def finished(hook, model: str | None = None, prompt: str = "a test clip", **fields):
     """Submit a job and poll it (bounded, 10 s) until it is done; returns the operation."""
-    operation_id = submit(hook, model, prompt)
+    operation_id = submit(hook, model, prompt, **fields)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         op = hook.get_operation(operation_id)

@@ -83,13 +83,18 @@ def test_errors_name_gateway_and_operation_and_survive_pickling():
     assert (type(again), str(again)) == (type(err), str(err))
 
 
-def test_provider_info_declares_six_connection_forms():
+def test_provider_info_declares_seven_connection_forms():
     info = get_provider_info()
     types = {c["connection-type"]: c for c in info["connection-types"]}
     assert set(types) == {"videogen_thucchien", "videogen_hingnet", "videogen_mixroute", "videogen_tokenops",
-                          "videogen_gemini", "videogen_openai"}
+                          "videogen_gemini", "videogen_openai", "videogen_vertex"}
+    vertex = types.pop("videogen_vertex")  # Google credentials: no API key; project, location, credential fields
+    assert "password" in vertex["ui-field-behaviour"]["hidden-fields"]
+    assert {"project", "location", "gcp_conn_id", "key_path", "keyfile_dict"} <= set(vertex["conn-fields"])
+    assert vertex["conn-fields"]["keyfile_dict"]["schema"]["format"] == "password"
     for conn in types.values():
         assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API Key"
+    for conn in [*types.values(), vertex]:
         assert {"schema", "login", "port"} <= set(conn["ui-field-behaviour"]["hidden-fields"])
         assert conn["ui-field-behaviour"]["placeholders"]["host"].startswith("https://")
         module, _, cls = conn["hook-class-name"].rpartition(".")

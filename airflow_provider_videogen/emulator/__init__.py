@@ -1,4 +1,4 @@
-"""Gateway emulator: a fake of the six video-generation gateways, over real HTTP on loopback.
+"""Gateway emulator: a fake of the seven video-generation gateways, over real HTTP on loopback.
 
 Serves, at each gateway's own paths, as each gateway's public documents describe them:
 
@@ -8,6 +8,8 @@ Serves, at each gateway's own paths, as each gateway's public documents describe
 * OpenAI-style ``/v1/videos``: an OpenAI-compatible gateway, HingNet (HingNet 视频生成 / 视频下载,
   docs.hingnet.com.cn) or TokenOps (docs-model.skyengine.com.cn), chosen by the ``gateway`` config key;
 * New-API task style ``/v1/video/generations``: MixRoute (docs.mixroute.ai);
+* Vertex AI (Veo) under ``/v1/projects/{project}/locations/{location}/...``, with an OAuth bearer token and
+  ``storageUri`` outputs written into a Cloud Storage JSON API (``vertex.py``);
 
 plus a second "CDN" site for redirects and video URLs, and a control API under ``/_emulator/``
 (jobs, request record, config, scripted and hostile faults). Strict by default: each gateway's

@@ -64,6 +64,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     # {gateway: [model, ...]} replacing that gateway's model list (rules.MODELS_BY_GATEWAY).
     "models": {},
     "api_key": None,
+    # Vertex AI (vertex.py): the OAuth access token accepted as "Authorization: Bearer", and the Cloud Storage
+    # JSON API (e.g. gcp-storage-emulator's http://127.0.0.1:PORT) that storageUri outputs are uploaded to.
+    "vertex_token": "test-vertex-token",
+    "gcs_endpoint": None,
 }
 
 
@@ -101,6 +105,12 @@ def validate_config(updates: dict[str, Any]) -> dict[str, Any]:
         elif key == "api_key":
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError("api_key must be a non-empty string or null")
+        elif key == "vertex_token":
+            if not isinstance(value, str) or not value:
+                raise ValueError("vertex_token must be a non-empty string")
+        elif key == "gcs_endpoint":
+            if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
+                raise ValueError("gcs_endpoint must be an http(s) URL or null")
         out[key] = value
     return out
 
@@ -193,7 +203,7 @@ class Job:
     """
 
     id: str
-    protocol: str  # "gemini" | "openai_videos" | "video_generations"
+    protocol: str  # "gemini" | "openai_videos" | "video_generations" | "vertex"
     model: str
     prompt: str
     params: dict[str, Any]

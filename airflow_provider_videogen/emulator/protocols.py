@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rules
+from . import rules, vertex
 from .core import (
     FAIL_MESSAGE,
     FILTER_MESSAGE,
@@ -546,4 +546,5 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/video/generations", generations_submit)
     r.add_get("/v1/video/generations/download", generations_download)
     r.add_get("/v1/video/generations/{task_id}", generations_status)
+    vertex.add_routes(app)  # Vertex AI: /v1/projects/{project}/locations/{location}/... (vertex.py)
 

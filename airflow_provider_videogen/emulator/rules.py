@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-GATEWAYS = ("thucchien", "hingnet", "mixroute", "tokenops", "gemini", "openai")
+GATEWAYS = ("thucchien", "hingnet", "mixroute", "tokenops", "gemini", "openai", "vertex")
 
 # The models each gateway serves; ``/v1/models`` and ``/v1beta/models`` list exactly these and a
 # submit naming another model gets the gateway's own "model not found". Overridable per gateway
@@ -46,6 +46,10 @@ MODELS_BY_GATEWAY: dict[str, tuple[str, ...]] = {
     "gemini": ("veo-3.1-generate-preview", "veo-3.1-fast-generate-preview"),
     # AI Thực Chiến user guide and "Kiểm tra trạng thái video" (docs.thucchien.ai) name these two.
     "thucchien": ("veo-3.0-generate-preview", "veo-3.0-generate-001"),
+    # Veo on Vertex AI (Veo models list, https://cloud.google.com/vertex-ai/generative-ai/docs/models; litellm's
+    # Vertex AI video page lists veo-3.1-*-preview, veo-3.1-lite-generate-001 and veo-2.0-generate-001).
+    "vertex": ("veo-3.1-generate-001", "veo-3.1-fast-generate-001", "veo-3.1-lite-generate-001",
+               "veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-2.0-generate-001"),
 }
 
 # Status words per gateway when ``status_vocab`` is "auto" (the VOCABS keys in core.py).
@@ -60,9 +64,10 @@ def videos_gateway(gateway: str) -> str:
 def style_for_path(path: str, gateway: str) -> str | None:
     """The gateway whose errors (auth, refusals) a path answers with; None outside the gateway APIs.
 
-    ``/gemini/...`` is always AI Thực Chiến, ``/v1beta/...`` the Gemini API and
-    ``/v1/video/generations...`` MixRoute; other ``/v1/...`` paths belong to the played gateway
-    (an OpenAI-compatible one unless ``gateway`` names HingNet, TokenOps, MixRoute or Thực Chiến).
+    ``/gemini/...`` is always AI Thực Chiến, ``/v1beta/...`` the Gemini API,
+    ``/v1/video/generations...`` MixRoute and ``/v1/projects/...`` Vertex AI (``vertex.py``); other
+    ``/v1/...`` paths belong to the played gateway (an OpenAI-compatible one unless ``gateway`` names
+    HingNet, TokenOps, MixRoute or Thực Chiến).
     """
     if path.startswith("/gemini/") or path == "/gemini":
         return "thucchien"
@@ -70,6 +75,8 @@ def style_for_path(path: str, gateway: str) -> str | None:
         return "gemini"
     if path.startswith("/v1/video/generations"):
         return "mixroute"
+    if path.startswith("/v1/projects/"):  # Vertex AI: /v1/projects/{project}/locations/{location}/...
+        return "vertex"
     if path == "/v1" or path.startswith("/v1/"):
         return gateway if gateway in ("hingnet", "tokenops", "mixroute", "thucchien") else "openai"
     return None

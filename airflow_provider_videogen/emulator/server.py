@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import protocols
+from . import protocols, vertex
 from .core import (
     BODY_FIELDS,
     FAULT_RULE,
@@ -62,6 +62,8 @@ def auth_failure(request: web.Request, st: State) -> web.Response | None:
     style = style_for_path(request.path, st.config["gateway"])
     if style is None:
         return None
+    if style == "vertex":  # an OAuth token, never an API key (vertex.py)
+        return vertex.auth_failure(request, st.config)
     if request.path.startswith(("/v1beta", "/gemini")):
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
     else:
@@ -164,7 +166,7 @@ async def cdn_video(request: web.Request) -> web.StreamResponse:
 
 
 def _public_config(st: State) -> dict[str, Any]:
-    return dict(st.config, api_key="***" if st.config["api_key"] else None)
+    return dict(st.config, api_key="***" if st.config["api_key"] else None, vertex_token="***")
 
 
 async def ctl_info(request: web.Request) -> web.Response:

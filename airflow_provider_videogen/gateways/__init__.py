@@ -1,4 +1,4 @@
-"""The gateways: each is a small preset (host, auth, defaults) over one of three wire protocols.
+"""The gateways: each is a small preset (host, auth, defaults) over one of four wire protocols.
 
 Pure code, no I/O and no Airflow imports beyond the exception types. The presets are the data in
 ``registry.py``; the protocols are the modules beside this one.
@@ -19,12 +19,14 @@ from airflow_provider_videogen.gateways.base import (
 )
 from airflow_provider_videogen.gateways.gemini import GeminiProtocol
 from airflow_provider_videogen.gateways.openai_videos import OpenAIVideosProtocol
+from airflow_provider_videogen.gateways.vertex import VertexProtocol
 from airflow_provider_videogen.gateways.video_generations import VideoGenerationsProtocol
 
 PROTOCOLS: dict[str, type[VideoProtocol]] = {
     "gemini": GeminiProtocol,
     "openai_videos": OpenAIVideosProtocol,
     "video_generations": VideoGenerationsProtocol,
+    "vertex": VertexProtocol,
 }
 
 

@@ -116,7 +116,7 @@ class SourceVideo:
 
 # The Veo 3.x controls (GenerationRequest fields); each protocol says which it can send (``controls``).
 CONTROLS = ("last_frame", "reference_images", "generate_audio", "seed", "person_generation", "enhance_prompt",
-            "number_of_videos", "source")
+            "number_of_videos", "source", "storage_uri")
 PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
 
 
@@ -134,6 +134,8 @@ class GenerationRequest:
     :param person_generation: ``"allow_all"``, ``"allow_adult"`` or ``"dont_allow"``.
     :param enhance_prompt: let the gateway rewrite the prompt. :param number_of_videos: 1 to 4 samples.
     :param source: a video to extend or remix (:class:`SourceVideo`).
+    :param storage_uri: ``gs://bucket/folder``: the gateway writes the video there itself (Vertex AI
+        ``parameters.storageUri``) instead of returning it.
     :param extra_params: gateway-specific fields, merged last (they win over the mapped ones).
     """
 
@@ -154,13 +156,14 @@ class GenerationRequest:
     enhance_prompt: bool | None = None
     number_of_videos: int | None = None
     source: SourceVideo | None = None
+    storage_uri: str | None = None
 
     def controls_set(self) -> list[str]:
         """The Veo controls this request sets (names of :data:`CONTROLS`)."""
         return [name for name in CONTROLS if getattr(self, name) not in (None, (), [])]
 
 
-LocatorKind = Literal["binary", "json_base64"]
+LocatorKind = Literal["binary", "json_base64", "gcs"]
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,10 @@ class VideoLocator:
     ``kind="json_base64"``: GET ``url``; the answer is JSON whose string at the dotted path ``field``
     (``"base64"``, ``"data.url"``, ``"response.generateVideoResponse.generatedSamples.0.video.encodedVideo"``)
     holds the whole video in base64, possibly as a ``data:`` URL (MixRoute's download endpoint; a data URL
-    or Gemini ``encodedVideo`` in a status body). Only that documented path is read.
+    or Gemini ``encodedVideo`` in a status body). Only that documented path is read. With ``body`` set, the
+    JSON is fetched with a POST of that body (Vertex AI's ``fetchPredictOperation``).
+    ``kind="gcs"``: ``url`` is a ``gs://bucket/object`` the gateway wrote into the user's own bucket
+    (Vertex AI ``storageUri``), read through ``ObjectStoragePath`` with the hook's storage connection.
     ``size`` is the byte size the gateway declared, if any.
     ``url`` may be relative to the gateway's base URL (starting with ``/``) or absolute.
     """
@@ -182,6 +188,7 @@ class VideoLocator:
     field: str | None = None
     size: int | None = None
     uri: str | None = None  # the gateway's own reference to the video (Gemini ``video.uri``), for extension
+    body: Any = None  # a JSON body: fetch ``url`` with POST (Vertex AI ``fetchPredictOperation``)
 
 
 @dataclass

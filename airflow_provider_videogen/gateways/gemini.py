@@ -96,6 +96,26 @@ class GeminiProtocol(VideoProtocol):
                                       "a Gemini-protocol job)", gateway=self.gateway)
 
     def build_submit(self, request: GenerationRequest) -> HttpRequest:
+        model = validate_id(request.model, what="model", gateway=self.gateway)
+        return HttpRequest("POST", self.submit_path(model), json=self.build_body(request))
+
+    def submit_path(self, model: str) -> str:
+        """Where ``predictLongRunning`` is, for a validated model id."""
+        return f"{self.api_prefix}/models/{model}:predictLongRunning"
+
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """``{"instances": [...], "parameters": {...}}``: the mapped fields, then ``extra_params`` (they win)."""
+        instance = self._instance(request)
+        parameters = {k: v for k, v in self._parameters(request).items() if v is not None}
+        extra = dict(request.extra_params)
+        instance.update(extra.pop("instance", None) or {})
+        parameters.update(extra)
+        body: dict[str, Any] = {"instances": [instance]}
+        if parameters:
+            body["parameters"] = parameters
+        return body
+
+    def _instance(self, request: GenerationRequest) -> dict[str, Any]:
         instance: dict[str, Any] = {"prompt": request.prompt}
         if request.image is not None:
             instance["image"] = _image(request.image)
@@ -106,31 +126,23 @@ class GeminiProtocol(VideoProtocol):
                                            for ref in request.reference_images]
         if request.source is not None:  # Veo video extension: the earlier video by its uri
             instance["video"] = {"uri": request.source.uri}
+        return instance
+
+    def _parameters(self, request: GenerationRequest) -> dict[str, Any]:
+        """The mapped ``parameters`` (None values are left out)."""
         aspect_ratio, resolution = request.aspect_ratio, request.resolution
         if request.size and request.size in _SIZES:
             aspect_ratio = aspect_ratio or _SIZES[request.size][0]
             resolution = resolution or _SIZES[request.size][1]
-        parameters = {
-            k: v
-            for k, v in {
-                "durationSeconds": request.duration_seconds,
-                "aspectRatio": aspect_ratio,
-                "resolution": resolution,
-                "negativePrompt": request.negative_prompt,
-                "personGeneration": request.person_generation,
-                "enhancePrompt": request.enhance_prompt,
-                "sampleCount": request.number_of_videos,
-            }.items()
-            if v is not None
+        return {
+            "durationSeconds": request.duration_seconds,
+            "aspectRatio": aspect_ratio,
+            "resolution": resolution,
+            "negativePrompt": request.negative_prompt,
+            "personGeneration": request.person_generation,
+            "enhancePrompt": request.enhance_prompt,
+            "sampleCount": request.number_of_videos,
         }
-        extra = dict(request.extra_params)
-        instance.update(extra.pop("instance", None) or {})
-        parameters.update(extra)
-        body: dict[str, Any] = {"instances": [instance]}
-        if parameters:
-            body["parameters"] = parameters
-        model = validate_id(request.model, what="model", gateway=self.gateway)
-        return HttpRequest("POST", f"{self.api_prefix}/models/{model}:predictLongRunning", json=body)
 
     def build_cancel(self, operation_id: str) -> HttpRequest:
         """``POST {api}/{name}:cancel`` (google.longrunning ``Operations.CancelOperation``,
@@ -178,7 +190,7 @@ class GeminiProtocol(VideoProtocol):
         (``generatedVideos``) result shapes. A video inline in the status (``encodedVideo``,
         ``bytesBase64Encoded``) is re-read from the status URL, streamed, at its exact path."""
         locators = []
-        status_url = self.build_status(operation_id).path
+        status = self.build_status(operation_id)
         field = functools.partial(typed_field, gateway=self.gateway, operation_id=operation_id)
         key = next((k for k in ("generatedSamples", "generatedVideos", "videos") if k in result), None)
         for index, sample in enumerate(field(result, key, list) if key else []):
@@ -191,14 +203,20 @@ class GeminiProtocol(VideoProtocol):
             inline = next((k for k in ("encodedVideo", "bytesBase64Encoded", "videoBytes")
                            if isinstance(video.get(k), str) and video.get(k)), None)
             if isinstance(uri, str) and uri:
-                match = _FILE_ID_RE.search(uri)
-                if match:
-                    file_id = validate_id(match.group(1), what="video id", gateway=self.gateway)
-                    path = f"{self.download_prefix}/files/{file_id}:download?alt=media"
-                    locators.append(VideoLocator("binary", path, uri=uri))
-                elif uri.startswith(("https://", "http://")):
-                    locators.append(VideoLocator("binary", uri, uri=uri))
+                locator = self._uri_locator(uri)
+                if locator is not None:
+                    locators.append(locator)
             elif inline:
                 path = ".".join(map(str, (*prefix, key, index, *(("video",) if nested else ()), inline)))
-                locators.append(VideoLocator("json_base64", status_url, field=path))
+                locators.append(VideoLocator("json_base64", status.path, field=path, body=status.json))
         return locators
+
+    def _uri_locator(self, uri: str) -> VideoLocator | None:
+        """Where to fetch a video the status names by uri: a Files API download, or an http(s) URL."""
+        match = _FILE_ID_RE.search(uri)
+        if match:
+            file_id = validate_id(match.group(1), what="video id", gateway=self.gateway)
+            return VideoLocator("binary", f"{self.download_prefix}/files/{file_id}:download?alt=media", uri=uri)
+        if uri.startswith(("https://", "http://")):
+            return VideoLocator("binary", uri, uri=uri)
+        return None

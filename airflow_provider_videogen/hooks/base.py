@@ -52,14 +52,15 @@ __all__ = ["CONNECT_TIMEOUT", "TRIGGER_USER_AGENT", "USER_AGENT", "VideoGenHook"
 
 
 def settings_from_connection(conn: Any, extra: dict[str, Any], gateway: Gateway, timeout: float,
-                             conn_id: str = "") -> Policy:
+                             conn_id: str = "", default_host: str | None = None) -> Policy:
     """The transport :class:`~airflow_provider_videogen.transport.Policy` of an Airflow ``Connection``.
 
     Host may be a full URL (``http://127.0.0.1:8080``) or a host name (then Schema is the scheme, ``https``
     by default); empty Host means the gateway's default, and is an error for a gateway without one (an
     OpenAI-compatible gateway). Extras, as JSON values or as strings (connection URIs and secrets backends
     deliver strings): ``verify`` (bool or CA bundle path), ``timeout`` (seconds), ``default_model``,
-    ``block_private_addresses`` (bool).
+    ``block_private_addresses`` (bool). ``default_host`` replaces the gateway's default for this connection
+    (one derived from the connection, e.g. Vertex AI's regional endpoint).
 
     :raises InvalidConnection: no usable Host, or an extra that is not what it should be (names the field).
     """
@@ -67,12 +68,13 @@ def settings_from_connection(conn: Any, extra: dict[str, Any], gateway: Gateway,
     if not isinstance(extra, dict):
         raise InvalidConnection(f"connection {conn_id!r}: Extra must be a JSON object", gateway=name)
     host = (conn.host or "").strip().rstrip("/")
+    default_host = default_host or gateway.default_host
     if not host:
-        if not gateway.default_host:
+        if not default_host:
             raise InvalidConnection(
                 f"connection {conn_id!r} ({gateway.label}) needs a Host: the base URL of your gateway, e.g. "
                 "https://gateway.example (OpenAI's own Videos API closed on 2026-09-24)", gateway=name)
-        base_url = gateway.default_host
+        base_url = default_host
     elif "://" in host:
         base_url = host
     else:
@@ -117,6 +119,7 @@ class VideoGenHook(BaseHook):
     conn_type = "videogen"
     hook_name = "Video generation"
     gateway_name: ClassVar[str] = ""
+    credential_name: ClassVar[str] = "the API key"  # what signs the requests, in the Test button's words
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -160,7 +163,7 @@ class VideoGenHook(BaseHook):
         conn = await get_async_connection(conn_id, hook=cls)
         hook = cls.class_for_conn_type(conn.conn_type)(conn_id, **kwargs)
         extra = await get_async_extra_dejson(conn)
-        hook._async_policy = settings_from_connection(conn, extra, hook.gateway, hook.timeout, conn_id)
+        hook._async_policy = await hook.apolicy_from_connection(conn, extra)
         return hook
 
     # -- settings ---------------------------------------------------------------------------------
@@ -179,7 +182,22 @@ class VideoGenHook(BaseHook):
         extra = conn.extra_dejson
         self._default_model = _default_model(extra)
         self._prices = extra.get("prices") if isinstance(extra, dict) else None
+        return self.policy_from_connection(conn, extra)
+
+    def policy_from_connection(self, conn: Any, extra: dict[str, Any]) -> Policy:
+        """The transport policy of this hook's connection (a subclass adds what its gateway needs, e.g.
+        credentials); blocking I/O is allowed here (the triggerer calls :meth:`apolicy_from_connection`)."""
         return settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
+
+    async def apolicy_from_connection(self, conn: Any, extra: dict[str, Any]) -> Policy:
+        """:meth:`policy_from_connection` in the triggerer: never blocks the event loop (the base reads nothing
+        more than the connection it is given)."""
+        return self.policy_from_connection(conn, extra)
+
+    def storage_conn_id(self) -> str | None:
+        """The Airflow connection that reads videos the gateway writes into the user's own object store
+        (``gcs`` locators: Vertex AI's ``storageUri``); None for a gateway that writes none."""
+        return None
 
     def default_model(self) -> str:
         """The connection's ``default_model`` extra, else the gateway's documented default.
@@ -310,7 +328,7 @@ class VideoGenHook(BaseHook):
 
         conn = await get_async_connection(self.conn_id, hook=self)
         extra = await get_async_extra_dejson(conn)
-        self._async_policy = settings_from_connection(conn, extra, self.gateway, self.timeout, self.conn_id)
+        self._async_policy = await self.apolicy_from_connection(conn, extra)
         return self._async_policy
 
     def test_connection(self) -> tuple[bool, str]:
@@ -322,12 +340,12 @@ class VideoGenHook(BaseHook):
             policy = self.settings
             self.transport.api(self.protocol.build_test_connection(), step="connection test")
         except GatewayAuthError as err:
-            return False, f"Key rejected: {self.gateway.label} refused the API key ({err.reason})"
+            return False, f"Key rejected: {self.gateway.label} refused {self.credential_name} ({err.reason})"
         except TransientGatewayError as err:
             return False, f"Gateway unreachable: {err.reason}"
         except VideoGenError as err:
             return False, f"Unexpected answer from the gateway: {err.reason}"
-        return True, f"OK: connected to {self.gateway.label} at {policy.base_url}, and the key was accepted"
+        return True, f"OK: connected to {self.gateway.label} at {policy.base_url}; it accepted {self.credential_name}"
 
     # -- async (triggerer) ------------------------------------------------------------------------
     async def aget_operation(self, operation_id: str, session: aiohttp.ClientSession) -> VideoOperation:

@@ -104,6 +104,9 @@ class VideoGenerateOperator(BaseOperator):
     :param max_cost: refuse the job (before paying) if its estimated cost is above this many US dollars.
     :param budget: US dollars per day for this connection (a number), or ``{"usd": 50, "period":
         "day"|"week"|"month"}``; a job that would exceed what is left is refused before paying.
+    :param storage_uri: ``gs://bucket/folder`` (templated): the gateway writes the video there itself (Vertex AI
+        ``storageUri``); :class:`VideoDownloadOperator` then copies it from there (or only checks it, when the
+        destination is that object). Refused before paying where the gateway cannot do this.
 
     A parameter a gateway does not document is refused (``InvalidVideoRequest``) before any paid request;
     ``extra_params`` stays for everything else. The estimated cost uses the price table of ``spend.py``
@@ -121,7 +124,8 @@ class VideoGenerateOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("prompt", "model", "duration_seconds", "aspect_ratio", "size", "resolution",
                                       "negative_prompt", "image", "last_frame", "reference_images", "extra_params",
-                                      "conn_id", "seed", "number_of_videos", "source_operation_id", "max_cost")
+                                      "conn_id", "seed", "number_of_videos", "source_operation_id", "max_cost",
+                                      "storage_uri")
     template_fields_renderers = {"extra_params": "json"}
     ui_color = "#fdf1e8"
 
@@ -134,7 +138,7 @@ class VideoGenerateOperator(BaseOperator):
                  person_generation: str | None = None, enhance_prompt: bool | None = None,
                  number_of_videos: int | str | None = None, source_operation_id: str | None = None,
                  source_video_index: int = 0, max_cost: float | str | None = None, budget: Any = None,
-                 **kwargs: Any):
+                 storage_uri: str | None = None, **kwargs: Any):
         kwargs.setdefault("multiple_outputs", True)  # so generate.output["operation_id"] resolves
         super().__init__(**kwargs)
         self.prompt = prompt
@@ -159,6 +163,7 @@ class VideoGenerateOperator(BaseOperator):
         self.source_video_index = source_video_index
         self.max_cost = max_cost
         self.budget = budget
+        self.storage_uri = storage_uri
 
     def _source(self, hook: VideoGenHook) -> SourceVideo | None:
         """The finished operation to extend or remix, with its video's own reference (Gemini ``uri``)."""
@@ -194,6 +199,7 @@ class VideoGenerateOperator(BaseOperator):
             enhance_prompt=self.enhance_prompt,
             number_of_videos=_number("number_of_videos", self.number_of_videos, int),
             source=self._source(hook),
+            storage_uri=self.storage_uri or None,
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
