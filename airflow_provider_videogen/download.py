@@ -388,7 +388,7 @@ class VideoDownloader:
         if not overwrite and _exists(destination):
             raise DestinationExists(f"{destination} exists and overwrite=False", gateway=self.gateway,
                                     operation_id=op_id)
-        if _is_local(destination):
+        if _is_local(destination) or destination.protocol in ("sftp", "ssh"):  # real folders: create the parent
             destination.parent.mkdir(parents=True, exist_ok=True)
         return destination.parent / _temporary_name(destination.name)
 
