@@ -20,13 +20,16 @@ export AIRFLOW__CORE__UNIT_TEST_MODE = False
 CHROMIUM ?= /usr/bin/chromium
 export VIDEOGEN_CHROMIUM = $(CHROMIUM)
 
-.PHONY: install test test-highest test-lowest test-deployment lint chromium demo bench emulator clean
+.PHONY: install test test-highest test-lowest test-deployment lint chromium azurite sshd demo bench emulator clean
 
-$(STAMP): pyproject.toml constraints.txt
+# The highest end has every storage extra too (tests/test_storage_backends.py). overrides.txt says why uv leaves
+# litellm out; pip cannot, so without uv the [gcs] extra is not installed and the GCS tests are skipped.
+$(STAMP): pyproject.toml constraints.txt overrides.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv || true
-	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[test,s3]"; \
-	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test,s3]"; fi
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt --overrides overrides.txt \
+		-e ".[test,s3,gcs,azure,sftp,test-storage]"; \
+	else $(BIN)/python -m pip install -q -c constraints.txt -e ".[test,s3,azure,sftp,test-storage]"; fi
 	touch $(STAMP)
 
 # The lowest end, installed with the uv of .venv when there is one.
@@ -52,13 +55,33 @@ chromium:
 			"(apt-get install chromium), or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
 	fi
 
+# Azurite (the Azure Storage emulator) for the storage tests, from npm at the versions in tests/azurite's
+# package-lock.json, into tests/azurite/node_modules, only when it is missing.
+AZURITE := tests/azurite/node_modules/.bin/azurite-blob
+azurite: $(AZURITE)
+$(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "The Azure storage tests need Node.js and npm (apt-get install npm)" >&2; exit 1; }
+	cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
+# Debian's OpenSSH server for the SFTP storage tests (the tests start their own sshd on loopback, with their
+# own config and keys; the packaged service is not used), installed (apt-get, as root) only when it is missing.
+sshd:
+	@if [ -x /usr/sbin/sshd ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's openssh-server for the SFTP storage tests (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server; \
+	else \
+		echo "The SFTP storage tests need /usr/sbin/sshd: install Debian's openssh-server as root" >&2; exit 1; \
+	fi
+
 # Both ends of the supported range: the highest with every test (real deployment too), then the lowest
 # with the unit and DAG tests (everything but tests/deployment). Both always run; either failing fails.
-test: $(STAMP) $(STAMP31) lint chromium
+test: $(STAMP) $(STAMP31) lint chromium azurite sshd
 	@status=0; $(MAKE) --no-print-directory test-highest || status=1; \
 	$(MAKE) --no-print-directory test-lowest || status=1; exit $$status
 
-test-highest: $(STAMP) chromium
+test-highest: $(STAMP) chromium azurite sshd
 	@echo "== Airflow $$($(BIN)/python -c 'from importlib.metadata import version; print(version("apache-airflow-core"))') (highest supported): all tests"
 	$(BIN)/python -m pytest
 
@@ -82,4 +105,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV31) $(AIRFLOW_HOME) $(AIRFLOW_HOME31) output .pytest_cache test-artifacts
+	rm -rf $(VENV) $(VENV31) $(AIRFLOW_HOME) $(AIRFLOW_HOME31) output .pytest_cache test-artifacts tests/azurite/node_modules
