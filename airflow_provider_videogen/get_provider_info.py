@@ -10,6 +10,14 @@ from __future__ import annotations
 from airflow_provider_videogen import registry
 
 INTEGRATION = "Video generation"
+DOCS = "https://github.com/airflow-provider-videogen/airflow-provider-videogen/blob/main/README.md"
+HOW_TO = (  # README headings' anchors (tests/test_packaging.py checks that each one exists)
+    "configure-a-gateway",
+    "write-to-s3-gcs-azure-sftp-or-anywhere-else",
+    "new-videos-as-asset-events-data-aware-dags",
+    "public-api",
+    "example-dags-dags_examples",
+)
 
 GATEWAY_INFO = registry.GATEWAYS  # the one catalogue (registry.py)
 
@@ -91,7 +99,13 @@ def get_provider_info() -> dict:
         "package-name": "airflow-provider-videogen",
         "name": "Video generation (AI Thực Chiến, HingNet, MixRoute, TokenOps, Gemini, OpenAI, Vertex AI)",
         "description": "Submit, wait for (deferrable) and download AI-generated videos into any storage.",
-        "integrations": [{"integration-name": INTEGRATION, "tags": ["ai", "generative-ai"]}],
+        "integrations": [{
+            "integration-name": INTEGRATION,
+            "external-doc-url": f"{DOCS}#readme",
+            # how-to sections of the README, as official providers link their how-to guides
+            "how-to-guide": [f"{DOCS}#{anchor}" for anchor in HOW_TO],
+            "tags": ["ai", "generative-ai"],
+        }],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": [
             "airflow_provider_videogen.hooks.base", "airflow_provider_videogen.hooks.gateways"]}],
         "operators": [{"integration-name": INTEGRATION,
