@@ -600,3 +600,39 @@ def test_the_text_to_video_example_dag_runs_on_a_vertex_connection(dagbag_class,
     xcoms = [run.get_task_instance(task).xcom_pull(task_ids=task) for task in ("generate", "wait", "download")]
     assert all(xcoms) and VERTEX_TOKEN not in json.dumps(xcoms, default=str)
     assert all(r["headers"].get("Authorization") == f"Bearer {VERTEX_TOKEN}" for r in api_requests(emulator))
+
+
+# == the official SDK as an oracle ==============================================================================
+@needs_google
+def test_google_genai_in_vertex_mode_drives_the_emulator_and_sends_what_the_provider_sends(vertex, emulator):
+    """google-genai (Vertex AI mode, with the same minted credentials) generates, polls and reads a video from the
+    emulator, byte for byte; the provider's submit and poll carry the same names and types as the SDK's."""
+    genai = pytest.importorskip("google.genai")
+    from google.genai import types
+
+    client = genai.Client(vertexai=True, project=PROJECT, location=LOCATION, credentials=minted(),
+                          http_options=types.HttpOptions(base_url=emulator.url, api_version="v1"))
+    config = {"duration_seconds": 4, "seed": 7, "generate_audio": True, "number_of_videos": 1,
+              "aspect_ratio": "16:9", "resolution": "720p"}
+    operation = client.models.generate_videos(model="veo-3.1-generate-001", prompt="a kite",
+                                              config=types.GenerateVideosConfig(**config))
+    deadline = time.monotonic() + 10
+    while not operation.done:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        operation = client.operations.get(operation)
+    video = operation.result.generated_videos[0].video.video_bytes
+    assert sha256(video) == emulator.ctl.sha256(operation.name)["sha256"]
+    sdk = api_requests(emulator)
+    emulator.ctl.clear_requests()
+
+    finished(vertex(), model="veo-3.1-generate-001", prompt="a kite", aspect_ratio="16:9", resolution="720p",
+             seed=7, generate_audio=True, number_of_videos=1)
+    ours = api_requests(emulator)
+
+    def calls(record):
+        return {(r["method"], r["path"].rsplit(":", 1)[-1], json.dumps(r["body_shape"], sort_keys=True))
+                for r in record}
+
+    assert calls(ours) == calls(sdk)
+    assert {r["headers"]["Authorization"] for r in sdk + ours} == {f"Bearer {VERTEX_TOKEN}"}
