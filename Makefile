@@ -20,7 +20,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE = False
 CHROMIUM ?= /usr/bin/chromium
 export VIDEOGEN_CHROMIUM = $(CHROMIUM)
 
-.PHONY: install test test-highest test-lowest test-deployment lint chromium azurite sshd demo bench emulator clean
+.PHONY: install test test-highest test-lowest test-deployment lint chromium azurite sshd scale-services demo bench emulator clean
 
 # The highest end has every storage extra too (tests/test_storage_backends.py). overrides.txt says why uv leaves
 # litellm out; pip cannot, so without uv the [gcs] extra is not installed and the GCS tests are skipped.
@@ -75,13 +75,27 @@ sshd:
 		echo "The SFTP storage tests need /usr/sbin/sshd: install Debian's openssh-server as root" >&2; exit 1; \
 	fi
 
+# Debian's redis-server and postgresql for the scale-out deployment test and benchmark (Celery broker and
+# metadata DB; the tests start private servers on loopback with their own config in a temporary folder, the
+# packaged services are not used), installed (apt-get, as root) only when missing.
+scale-services:
+	@missing=""; command -v redis-server >/dev/null 2>&1 || missing=" redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's$$missing for the scale-out tests (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "The scale-out tests need Debian's$$missing: install as root (apt-get install$$missing)" >&2; exit 1; \
+	fi
+
 # Both ends of the supported range: the highest with every test (real deployment too), then the lowest
 # with the unit and DAG tests (everything but tests/deployment). Both always run; either failing fails.
-test: $(STAMP) $(STAMP31) lint chromium azurite sshd
+test: $(STAMP) $(STAMP31) lint chromium azurite sshd scale-services
 	@status=0; $(MAKE) --no-print-directory test-highest || status=1; \
 	$(MAKE) --no-print-directory test-lowest || status=1; exit $$status
 
-test-highest: $(STAMP) chromium azurite sshd
+test-highest: $(STAMP) chromium azurite sshd scale-services
 	@echo "== Airflow $$($(BIN)/python -c 'from importlib.metadata import version; print(version("apache-airflow-core"))') (highest supported): all tests"
 	$(BIN)/python -m pytest
 
@@ -89,8 +103,9 @@ test-lowest: $(STAMP31)
 	@echo "== Airflow $$($(BIN31)/python -c 'from importlib.metadata import version; print(version("apache-airflow-core"))') (lowest supported): unit and DAG tests"
 	AIRFLOW_HOME=$(AIRFLOW_HOME31) $(BIN31)/python -m pytest --ignore=tests/deployment
 
-# Only the real-deployment tests (Airflow's four components, moto's S3 server, the browser): ~2 minutes.
-test-deployment: $(STAMP) chromium
+# Only the real-deployment tests (Airflow's four components, moto's S3 server, the browser; the scale-out
+# deployment with Celery workers, two triggerers, PostgreSQL and Redis): ~8 minutes.
+test-deployment: $(STAMP) chromium scale-services
 	$(BIN)/python -m pytest tests/deployment
 
 demo: $(STAMP)
@@ -100,8 +115,9 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_provider_videogen.emulator --port 8080
 
-# Performance benchmarks (issue 5), not part of `make test`: ~15 min; `make bench BENCH_ARGS=--quick` ~2 min.
-bench: $(STAMP)
+# Performance benchmarks (issue 5), not part of `make test`: ~15 min plus item 5's scaled-out deployment (30+ min;
+# BENCH_ARGS="--only scale --scale-sizes 100" for less); `make bench BENCH_ARGS=--quick` ~6 min.
+bench: $(STAMP) scale-services
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

@@ -8,11 +8,14 @@ and prints one Markdown table per item plus a summary of the targets (paste it i
 2. MixRoute's base64-in-JSON download (256 MiB video) vs ``curl -o`` of the JSON body;
 3. 1000 concurrent ``VideoOperationTrigger``s vs ``HttpSensorTrigger`` in one event loop, then against
    endpoints answering 429 / 500;
-4. status requests per job and notice delay for jobs of 30–300 s, current rule vs the proposed schedule.
+4. status requests per job and notice delay for jobs of 30–300 s, current rule vs the proposed schedule;
+5. the mapped batch (100 and 500 jobs) through a real deployment (PostgreSQL, Redis, Celery workers, two
+   triggerers), deferrable vs poke sensor: wall time, worker-slot seconds, polls, triggerer RSS and CPU,
+   and a triggerer failover (``bench_scale.py``; runs last, alone).
 
-Usage: ``python benchmarks/run.py [--quick] [--only download,base64,triggers,errors,polls] [--reps N]
-[--poll-strategy NAME] [--json FILE]``. Everything big lives in a temporary directory under /tmp,
-removed at the end; child processes are ended by their pid.
+Usage: ``python benchmarks/run.py [--quick] [--only download,base64,triggers,errors,polls,scale] [--reps N]
+[--poll-strategy NAME] [--scale-sizes 100,500] [--scale-poke 100] [--json FILE]``. Everything big lives in a
+temporary directory under /tmp, removed at the end; child processes are ended by their pid.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_download
 import bench_polls
+import bench_scale
 import bench_triggers
 from benchcommon import GIB, MIB, Workdir, kill_children, machine_info, proc_cpu_s
 
-ITEMS = ("download", "base64", "triggers", "errors", "polls")
+ITEMS = ("download", "base64", "triggers", "errors", "polls", "scale")
 
 
 def config(quick: bool, reps: int | None) -> dict[str, dict]:
@@ -50,6 +54,7 @@ def config(quick: bool, reps: int | None) -> dict[str, dict]:
                        "cases": [["videogen", 429, None], ["videogen", 500, 2], ["httpsensor", 429, None]]},
             "polls": {"n": 20, "durations": [30, 90], "start_spread": 5, "interval": 10.0, "hint": 1.0,
                       "reps": reps or 1},
+            "scale": scale_config([20], poke_n=20),
         }
     return {
         "download": {"binary_bytes": GIB, "reps": reps or 5, "warmup": True, "null_reps": 2,
@@ -61,7 +66,15 @@ def config(quick: bool, reps: int | None) -> dict[str, dict]:
                    "window_httpsensor": 10, "idle_seconds": 1, "durations": [3600, 3600]},
         "polls": {"n": 100, "durations": [30, 300], "start_spread": 5, "interval": 10.0, "hint": 1.0,
                   "reps": reps or 3},
+        "scale": scale_config([100, 500], poke_n=100),
     }
+
+
+def scale_config(sizes: list[int], poke_n: int) -> dict:
+    """Item 5: the poke baseline first, then the deferrable batches; a triggerer failover in the last one."""
+    runs = [{"sensor": "poke", "n": poke_n}] if poke_n else []
+    runs += [{"sensor": "deferrable", "n": n, "failover": i == len(sizes) - 1} for i, n in enumerate(sizes)]
+    return {"job_seconds": 30, "workers": 2, "concurrency": 4, "pool": 8, "runs": runs}
 
 
 def main() -> int:
@@ -72,6 +85,9 @@ def main() -> int:
     parser.add_argument("--poll-strategy", default=None,
                         help="item 4: pass poll_strategy=NAME to VideoOperationTrigger (if it accepts it)")
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
+    parser.add_argument("--scale-sizes", default=None,
+                        help="item 5: deferrable batch sizes, e.g. 100,500 (default 100,500; quick 20)")
+    parser.add_argument("--scale-poke", type=int, default=None, help="item 5: poke-sensor batch size (0: none)")
     args = parser.parse_args()
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(only) - set(ITEMS)
@@ -80,6 +96,12 @@ def main() -> int:
     cfg = config(args.quick, args.reps)
     if args.poll_strategy:
         cfg["polls"]["strategy"] = args.poll_strategy
+    if args.scale_sizes is not None or args.scale_poke is not None:
+        sizes = [int(x) for x in (args.scale_sizes or "").split(",") if x.strip()] or [
+            r["n"] for r in cfg["scale"]["runs"] if r["sensor"] == "deferrable"]
+        poke = args.scale_poke if args.scale_poke is not None else next(
+            (r["n"] for r in cfg["scale"]["runs"] if r["sensor"] == "poke"), 0)
+        cfg["scale"] = scale_config(sizes, poke_n=poke)
 
     from airflow_provider_videogen.emulator import EmulatorProcess
 
@@ -134,6 +156,13 @@ def main() -> int:
             lo, hi = cfg["polls"]["durations"]
             sections.append(f"### 4. Status requests per job and notice delay (jobs of {lo:.0f}–{hi:.0f} s, "
                             f"real time; emulator CPU {res.get('emulator_cpu_s', 0):.1f} s)\n\n{text}")
+            targets += tg
+        if "scale" in only:  # last and alone: a whole Airflow deployment saturates both cores
+            t0 = time.monotonic()
+            res = raw["scale"] = bench_scale.bench_scale(work, cfg["scale"])
+            text, tg = bench_scale.report_scale(res)
+            sections.append("### 5. The mapped batch through a real deployment: Celery workers, two triggerers, "
+                            f"PostgreSQL; deferrable vs poke sensor\n\n{text}\n\n_{time.monotonic() - t0:.0f} s_")
             targets += tg
     finally:
         if sys.exc_info()[0] is not None:  # interrupted or failed: stop the background item's child too
