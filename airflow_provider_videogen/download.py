@@ -447,6 +447,9 @@ class VideoDownloader:
             if sidecar_tmp is not None:
                 _remove_quietly(sidecar_tmp)
             raise
+        _remove_leftovers(destination)  # temporaries of earlier tries killed mid-download (SIGKILL runs no cleanup)
+        if sidecar_path is not None:
+            _remove_leftovers(sidecar_path)
         sink.log_progress(expected or sink.size, final=True)
         return result
 
@@ -562,12 +565,30 @@ def _exists(path: ObjectStoragePath) -> bool:
     return path.exists()
 
 
+def _temporary_stem(name: str) -> str:
+    room = NAME_MAX - 1 - len(".000000000000.partial")
+    return name.encode("utf-8")[:room].decode("utf-8", "ignore")
+
+
 def _temporary_name(name: str) -> str:
     """``.<name>.<random>.partial``, cut so the whole name fits in NAME_MAX bytes."""
-    suffix = f".{uuid.uuid4().hex[:12]}.partial"
-    room = NAME_MAX - 1 - len(suffix)
-    stem = name.encode("utf-8")[:room].decode("utf-8", "ignore")
-    return f".{stem}{suffix}"
+    return f".{_temporary_stem(name)}.{uuid.uuid4().hex[:12]}.partial"
+
+
+def _remove_leftovers(destination: ObjectStoragePath) -> None:
+    """Remove the temporaries that earlier tries of this destination left when they were killed (a worker
+    SIGKILLed mid-download runs no cleanup, and each try writes its own random name). Called once the
+    destination holds the verified video; listing is by the temporary names' prefix."""
+    pattern = re.compile(rf"\.{re.escape(_temporary_stem(destination.name))}\.[0-9a-f]{{12}}\.partial")
+    try:
+        leftovers = [p for p in destination.parent.glob(f".{_temporary_stem(destination.name)}.*.partial")
+                     if pattern.fullmatch(p.name)]
+    except Exception:  # noqa: BLE001  (a store that cannot list: nothing to clean, the video is in place)
+        log.warning("Could not list %s for leftover temporary files", destination.parent)
+        return
+    for path in leftovers:
+        log.info("Removing %s, left by an earlier try that was killed mid-download.", path.name)
+        _remove_quietly(path)
 
 
 class _Nowhere:

@@ -40,6 +40,9 @@ def test_every_example_dag_imports_without_errors(dagbag):
     for dag in dagbag.dags.values():
         assert dag.tags and "videogen" in dag.tags
         assert all(getattr(t, "conn_id", "videogen_default") == "videogen_default" for t in dag.tasks)
+        for task in dag.tasks:  # mapped downloads too: the alias exists once the DAG is parsed
+            if task.task_id == "download":
+                assert [o.name for o in task.outlets if type(o).__name__ == "AssetAlias"] == ["videogen_videos"]
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)

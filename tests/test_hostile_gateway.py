@@ -476,3 +476,15 @@ async def test_the_key_echoed_into_a_poll_error_is_redacted_in_the_triggerer_too
         with pytest.raises(GatewayResponseError) as err:
             await async_hook.aget_operation(operation_id, session)
     assert TEST_KEY not in str(err.value) and "***" in str(err.value)
+
+
+def test_temporaries_of_killed_earlier_tries_are_removed_once_the_video_is_in_place(hook_for, emulator, tmp_path):
+    hook = hook_for("openai")
+    op = finished(hook)
+    (tmp_path / "out").mkdir()
+    stale = tmp_path / "out" / ".video.mp4.0123456789ab.partial"  # what a SIGKILLed try leaves behind
+    stale.write_bytes(b"\0" * 1000)
+    other = tmp_path / "out" / ".other.mp4.0123456789ab.partial"  # another destination's: not ours to remove
+    other.write_bytes(b"\0")
+    VideoDownloader(hook).download(op, dest(tmp_path))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".other.mp4.0123456789ab.partial", "video.mp4"]

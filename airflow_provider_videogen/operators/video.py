@@ -303,11 +303,7 @@ class VideoDownloadOperator(BaseOperator):
         # download.output["uri"] and friends for one video; a list (one XCom) for all of them
         kwargs.setdefault("multiple_outputs", not all_videos)
         if asset_alias:  # declared at parse time, so the alias and its consumers show in the UI's graphs
-            outlets = kwargs.get("outlets") or []
-            outlets = list(outlets) if isinstance(outlets, (list, tuple)) else [outlets]
-            if not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
-                outlets.append(AssetAlias(asset_alias))
-            kwargs["outlets"] = outlets
+            kwargs["outlets"] = _with_alias(kwargs.get("outlets"), asset_alias)
         super().__init__(**kwargs)
         if operation is None and operation_id is None:
             raise ValueError("VideoDownloadOperator needs operation (the sensor's output) or operation_id")
@@ -328,6 +324,16 @@ class VideoDownloadOperator(BaseOperator):
         self.previews = list(previews or ())
         self.chunk_size = chunk_size
         self.asset_alias = asset_alias
+
+    @classmethod
+    def partial(cls, **kwargs: Any):
+        """Mapped downloads (``.partial().expand()``) declare the asset alias at parse time too: a mapped
+        task is not instantiated while the DAG is parsed, so without this the alias would only be created
+        by the first downloads, and two finishing together race to create it (one is failed)."""
+        alias = kwargs.get("asset_alias", cls.DEFAULT_ASSET_ALIAS)
+        if alias:
+            kwargs["outlets"] = _with_alias(kwargs.get("outlets"), alias)
+        return super().partial(**kwargs)
 
     def _operation(self, hook: VideoGenHook) -> VideoOperation:
         if self.operation:
@@ -411,6 +417,14 @@ class VideoDownloadOperator(BaseOperator):
         if "@" in parts.netloc:
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         return urlunsplit(parts)
+
+
+def _with_alias(outlets: Any, alias: str) -> list[Any]:
+    """``outlets`` as a list that holds ``AssetAlias(alias)`` once."""
+    outlets = list(outlets) if isinstance(outlets, (list, tuple)) else ([outlets] if outlets else [])
+    if not any(isinstance(o, AssetAlias) and o.name == alias for o in outlets):
+        outlets.append(AssetAlias(alias))
+    return outlets
 
 
 def _as_uri(destination: str) -> str:
