@@ -97,7 +97,7 @@ def _connection_type(name: str, info: dict[str, str]) -> dict:
 def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-videogen",
-        "name": "Video generation (AI Thực Chiến, HingNet, MixRoute, TokenOps, Gemini, OpenAI, Vertex AI)",
+        "name": "Video generation (AI Thực Chiến, HingNet, MixRoute, TokenOps, Gemini, OpenAI-compatible, Vertex AI)",
         "description": "Submit, wait for (deferrable) and download AI-generated videos into any storage.",
         "integrations": [{
             "integration-name": INTEGRATION,
@@ -114,4 +114,5 @@ def get_provider_info() -> dict:
         "triggers": [{"integration-name": INTEGRATION,
                       "python-modules": ["airflow_provider_videogen.triggers.video"]}],
         "connection-types": [_connection_type(name, info) for name, info in GATEWAY_INFO.items()],
+        "extra-links": ["airflow_provider_videogen.ui.links.WatchVideoLink"],  # "Watch video" on downloads
     }

@@ -23,6 +23,7 @@ from airflow_provider_videogen.gateways.base import ReferenceImage, SourceVideo,
 from airflow_provider_videogen.hooks.base import VideoGenHook
 from airflow_provider_videogen.sensors.video import failure_error
 from airflow_provider_videogen.spend import Budget, SpendGuard
+from airflow_provider_videogen.ui.links import WatchVideoLink
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
@@ -290,6 +291,7 @@ class VideoDownloadOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("operation", "operation_id", "destination", "dest_conn_id", "conn_id",
                                       "generation")
+    operator_extra_links = (WatchVideoLink(),)  # opens the plugin's Video view of this task instance
     ui_color = "#e8fdf1"
     DEFAULT_ASSET_ALIAS = "videogen_videos"  # schedule=AssetAlias("videogen_videos") runs on every new video
     PREVIEW_SUFFIXES = {"thumbnail": ".thumbnail.webp", "spritesheet": ".spritesheet.jpg"}

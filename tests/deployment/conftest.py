@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support import OPENAI_COMPATIBLE_MODEL
 
 from .deployment_support import (
     ARTIFACTS,
@@ -81,7 +82,8 @@ def airflow(gateway, s3_server, artifacts):
     connections = {
         # the example DAGs' gateway connection: the emulator (through the throttled link) as OpenAI
         "AIRFLOW_CONN_VIDEOGEN_DEFAULT": json.dumps(
-            {"conn_type": "videogen_openai", "host": gateway.proxy.url, "password": TEST_KEY}),
+            {"conn_type": "videogen_openai", "host": gateway.proxy.url, "password": TEST_KEY,
+             "extra": {"default_model": OPENAI_COMPATIBLE_MODEL}}),  # an OpenAI-compatible gateway: no default
         # an `aws` connection to the S3 server; the only place its address is configured
         f"AIRFLOW_CONN_{S3_CONN_ID.upper()}": json.dumps(
             {"conn_type": "aws", "login": S3_KEY_ID, "password": S3_SECRET,

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from airflow_provider_videogen.get_provider_info import GATEWAY_INFO
+from airflow_provider_videogen.get_provider_info import get_provider_info
 
 from .deployment_support import ADMIN_PASSWORD, ADMIN_USER, job_for_prompt, save_task_logs, sha256_file
 
@@ -86,24 +86,26 @@ def test_ui_connection_forms_and_params_form_trigger(airflow, gateway, artifacts
     page.goto(f"{url}/connections", wait_until="networkidle")
     page.get_by_role("button", name="Add Connection").click()
     dialog = page.get_by_role("dialog")
-    for name, info in GATEWAY_INFO.items():
-        choose_type(page, dialog, f"{info['label']} (video generation)")
-        base_url = dialog.get_by_label("Base URL", exact=True)
+    for conn in get_provider_info()["connection-types"]:  # each form as the provider declares it
+        name, behaviour, fields = conn["connection-type"], conn["ui-field-behaviour"], conn["conn-fields"]
+        choose_type(page, dialog, conn["hook-name"])
+        base_url = dialog.get_by_label(behaviour["relabeling"]["host"], exact=True)
         open_section(dialog, "Standard Fields", base_url)
-        expect(base_url).to_have_attribute("placeholder", info["default_host"])
-        api_key = dialog.get_by_label("API Key", exact=True)
-        expect(api_key).to_be_visible()
-        expect(api_key).to_have_attribute("type", "password")
-        expect(api_key).to_have_attribute("placeholder", "your API key")
+        expect(base_url).to_have_attribute("placeholder", behaviour["placeholders"]["host"])
+        if "password" not in behaviour["hidden-fields"]:  # API-key gateways; Vertex signs in with Google
+            api_key = dialog.get_by_label(behaviour["relabeling"]["password"], exact=True)
+            expect(api_key).to_be_visible()
+            expect(api_key).to_have_attribute("type", "password")
+            expect(api_key).to_have_attribute("placeholder", behaviour["placeholders"]["password"])
         expect(label(dialog, "Description")).to_be_visible()
         expect(label(dialog, *HIDDEN)).to_have_count(0)  # not hidden by CSS: not in the form at all
         shot(page, artifacts / f"ui-02-connection-{name}-standard.png")
 
-        default_model = dialog.get_by_text("Default model", exact=True)
-        open_section(dialog, "Extra Fields", default_model)
-        expect(dialog.get_by_text(f"(default {info['default_model']}).")).to_be_visible()
-        expect(dialog.get_by_text("Request timeout (seconds)", exact=True)).to_be_visible()
-        expect(dialog.get_by_text("Verify TLS certificates", exact=True)).to_be_visible()
+        first = dialog.get_by_text(fields["default_model"]["label"], exact=True)
+        open_section(dialog, "Extra Fields", first)
+        expect(dialog.get_by_text(fields["default_model"]["description"])).to_be_visible()
+        for field in fields.values():
+            expect(dialog.get_by_text(field["label"], exact=True)).to_be_visible()
         shot(page, artifacts / f"ui-03-connection-{name}-extra.png")
 
     # the same check finds those fields on a type that shows them (so a count of 0 above means hidden)
@@ -126,7 +128,7 @@ def test_ui_connection_forms_and_params_form_trigger(airflow, gateway, artifacts
     expect(form.locator("#element_prompt")).to_have_value(re.compile("paper boat"))  # the Param's default
     form.locator("#element_prompt").fill(prompt)
     # The form refuses an empty Model (the Param is a required string), so name the connection's default.
-    form.locator("#element_model").fill("sora-2")
+    form.locator("#element_model").fill("seedance-2.0")  # one the OpenAI-compatible gateway serves
     form.locator("input[name=element_duration_seconds]").fill("4")
     form.locator("#element_output_dir").fill(str(output_dir))
     shot(page, artifacts / "ui-04-trigger-form.png")
@@ -153,8 +155,9 @@ def test_ui_connection_forms_and_params_form_trigger(airflow, gateway, artifacts
     # what the browser triggered is what ran: the form's values in the run's conf, the video on disk
     run = airflow.api.get(f"dags/{DAG_ID}/dagRuns/{run_id}")
     assert run["state"] == "success" and run["triggering_user_name"] == ADMIN_USER
-    assert run["conf"] == {"prompt": prompt, "model": "sora-2", "duration_seconds": 4, "output_dir": str(output_dir)}
+    assert run["conf"] == {"prompt": prompt, "model": "seedance-2.0", "duration_seconds": 4,
+                           "output_dir": str(output_dir)}
     job = job_for_prompt(gateway.ctl, prompt)
-    assert job["model"] == "sora-2"
+    assert job["model"] == "seedance-2.0"
     (video,) = (output_dir / "text_to_video").glob("*.mp4")
     assert sha256_file(video) == gateway.ctl.sha256(job["id"])["sha256"]

@@ -87,21 +87,26 @@ def test_example_dag_runs_for_real_with_deferred_wait_storage_progress_and_asset
     # -- the video in storage, byte for byte what the gateway served --------------------------------------
     folder = output_dir / "text_to_video"
     (video,) = folder.glob("*.mp4")
-    assert [p.name for p in folder.iterdir()] == [video.name]  # no temporary file left behind
+    # the video and its provenance sidecar, and no temporary file left behind
+    assert sorted(p.name for p in folder.iterdir()) == sorted([video.name, f"{video.stem}.json"])
     served = gateway.ctl.sha256(job["id"])
     digest = sha256_file(video)
     assert digest == served["sha256"] and video.stat().st_size == served["size"] == VIDEO_BYTES
     assert video_track_present(video.read_bytes())
     xcom = api.get(f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/download/xcomEntries/return_value")["value"]
+    provenance = xcom.pop("provenance")
     assert xcom == {"uri": f"file://{video}", "size_bytes": VIDEO_BYTES, "sha256": digest,
-                    "content_type": "video/mp4", "operation_id": job["id"]}
+                    "content_type": "video/mp4", "operation_id": job["id"], "video_index": 0,
+                    "sidecar_uri": f"file://{folder / video.stem}.json"}
+    assert provenance["prompt"] == prompt and provenance["operation_id"] == job["id"]
 
     # -- the asset event, and the data-aware DAG it triggered ---------------------------------------------
     assert api.get(f"dags/{CONSUMER_DAG_ID}/details")["asset_expression"]["alias"]["name"] == "videogen_videos"
     event, consumer_run_id = asset_event_and_consumer_run(api, DAG_ID, run_id)
     assert event["uri"] == f"file://{video}" and event["source_task_id"] == "download"
     assert event["extra"] == {"sha256": digest, "size_bytes": VIDEO_BYTES, "content_type": "video/mp4",
-                              "operation_id": job["id"], "dest_conn_id": None}
+                              "operation_id": job["id"], "video_index": 0, "dest_conn_id": None,
+                              "provenance": provenance, "estimated_cost_usd": provenance["estimated_cost_usd"]}
     consumer, _ = api.wait_for_run(CONSUMER_DAG_ID, consumer_run_id, timeout=180, alive=airflow.check_alive)
     consumer_logs = save_task_logs(api, artifacts, CONSUMER_DAG_ID, consumer_run_id, ("check_video",))
     assert consumer["state"] == "success", consumer_logs["check_video"][-3000:]

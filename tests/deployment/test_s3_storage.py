@@ -41,15 +41,18 @@ def test_download_writes_to_s3_through_an_aws_connection(airflow, gateway, s3_cl
     served = gateway.ctl.sha256(job["id"])
     key = f"videos/text_to_video/{run_id.replace(':', '-').replace('+', '_')}.mp4"
     listed = s3_client.list_objects_v2(Bucket=BUCKET, Prefix="videos/")
-    assert [o["Key"] for o in listed.get("Contents", [])] == [key]  # and no temporary .partial object left
+    sidecar = key.removesuffix(".mp4") + ".json"  # the provenance sidecar; and no temporary .partial object left
+    assert sorted(o["Key"] for o in listed.get("Contents", [])) == sorted([key, sidecar])
     body = s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     digest = hashlib.sha256(body).hexdigest()
     assert digest == served["sha256"] and len(body) == served["size"] == VIDEO_BYTES
     assert video_track_present(body)
 
     xcom = api.get(f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/download/xcomEntries/return_value")["value"]
+    assert xcom.pop("provenance")["prompt"] == prompt
     assert xcom == {"uri": f"s3://{S3_CONN_ID}@{BUCKET}/{key}", "size_bytes": VIDEO_BYTES, "sha256": digest,
-                    "content_type": "video/mp4", "operation_id": job["id"]}
+                    "content_type": "video/mp4", "operation_id": job["id"], "video_index": 0,
+                    "sidecar_uri": f"s3://{S3_CONN_ID}@{BUCKET}/{sidecar}"}
 
     # the asset is the object's URI (without the connection id); the consumer reads it back from S3
     event, consumer_run_id = asset_event_and_consumer_run(api, DAG_ID, run_id)
