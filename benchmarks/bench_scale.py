@@ -118,16 +118,19 @@ def _failover(cluster, dag_id: str, run_id: str, n: int) -> dict[str, Any]:
     """Once every wait is deferred: SIGKILL the triggerer holding more triggers; time the takeover."""
     from tests.deployment.deployment_support import wait_until
 
-    def deferred():
+    seen: set[int] = set()
+
+    def deferred():  # every wait seen deferred (or already done), and the generates all done
         waits = cluster.metadb.task_states(dag_id, run_id, "wait")
-        held = [w for w in waits.values() if w["state"] == "deferred" and w["triggerer_id"] is not None]
-        return waits if len(held) == n else None
+        seen.update(i for i, w in waits.items() if w["state"] == "success"
+                    or (w["state"] == "deferred" and w["triggerer_id"] is not None))
+        return waits if len(seen) == n else None
 
     waits = wait_until("every wait deferred", deferred, timeout=3600, interval=1.0)
-    held = Counter(w["triggerer_id"] for w in waits.values())
+    held = Counter(w["triggerer_id"] for w in waits.values() if w["state"] == "deferred")
     victim_job, orphans_n = held.most_common(1)[0]
     victim = cluster.triggerer_of_job(victim_job)
-    orphans = [i for i, w in waits.items() if w["triggerer_id"] == victim_job]
+    orphans = [i for i, w in waits.items() if w["state"] == "deferred" and w["triggerer_id"] == victim_job]
     killed_at = time.time()
     cluster.kill_tree(victim)
 

@@ -13,7 +13,7 @@ The DAG (``scale_dags/videogen_scale.py``) is ``videogen_batch`` with a pool of 
    the retried download completes, the destination never holds a partial file;
 3. the whole cluster is restarted while jobs wait: the waits resume, nothing happens twice.
 
-Plus two findings about the provider in such a deployment (see the tests' docstrings).
+Plus regression tests for the two defects these tests found in the provider (fixed in 8ddd8ef).
 Logs: ``test-artifacts/scale-out/`` (component logs, task logs, ``summary.json`` with the measured times).
 """
 
@@ -80,9 +80,9 @@ def scale():
             cluster.api.wait_for_dag(DAG_ID)
             cluster.api.unpause(DAG_ID)
             SUMMARY["startup_s"] = round(time.monotonic() - started, 1)
-            # Finding 1 (test_mapped_download_declares_its_asset_alias): the alias is not declared at parse
-            # time, so concurrent downloads race to create it. It is created here so that the other items
-            # measure what they are about; the finding's own test reads what the DAG processor did.
+            # Finding 1 (test_mapped_download_declares_its_asset_alias): were the alias not declared at parse
+            # time, concurrent downloads would race to create it; it is then created here so that the other
+            # items measure what they are about, and that test reports what the DAG processor did.
             cluster.alias_at_parse = declare_asset_alias(cluster)
             cluster.workdir = workdir
             yield cluster
@@ -181,13 +181,13 @@ def _check_outputs(cluster: ScaleCluster, run_id: str, prompts: list[str], out_d
 
 
 def test_mapped_download_declares_its_asset_alias(scale):
-    """FINDING 1. ``VideoDownloadOperator`` adds ``AssetAlias("videogen_videos")`` to its outlets in
-    ``__init__``; a mapped download (``.partial().expand_kwargs()``, as in ``videogen_batch``) is not
-    instantiated at parse time, so the DAG processor never creates the alias. The first downloads then
-    create it from their success calls, and on PostgreSQL two downloads finishing together race:
-    ``UniqueViolation ... idx_asset_alias_name_unique`` in the API server, and Airflow sets the second,
-    successful download to ``failed`` without a retry (its video written, its asset event lost, the run
-    failed). Seen on this deployment's first 5-prompt batch before the alias was created by hand."""
+    """Finding 1 (fixed in 8ddd8ef). ``VideoDownloadOperator`` added ``AssetAlias("videogen_videos")`` to
+    its outlets only in ``__init__``; a mapped download (``.partial().expand_kwargs()``, as in
+    ``videogen_batch``) is not instantiated at parse time, so the DAG processor never created the alias.
+    The first downloads then created it from their success calls, and on PostgreSQL two downloads finishing
+    together raced: ``UniqueViolation ... idx_asset_alias_name_unique`` in the API server, which set the
+    second, successful download to ``failed`` without a retry (its video written, its asset event lost, the
+    run failed). Seen on this deployment's first 5-prompt batch. The alias must exist right after parsing."""
     tasks = scale.api.get(f"dags/{DAG_ID}/tasks")["tasks"]
     download = next(t for t in tasks if t["task_id"] == "download")
     assert scale.alias_at_parse, (
@@ -399,10 +399,11 @@ def test_worker_killed_after_submit_and_mid_download(scale):
 
 
 def test_killed_download_leaves_no_temporary_file(scale):
-    """FINDING 2. The download writes ``.<name>.<random>.partial`` beside the destination and removes it
-    on any exception, but a SIGKILLed worker runs no cleanup, and the retried download writes its own,
-    new random name: the killed try's temporary file stays in the destination folder (on object storage,
-    an orphaned object as large as the part downloaded) and nothing ever removes it."""
+    """Finding 2 (fixed in 8ddd8ef). The download writes ``.<name>.<random>.partial`` beside the
+    destination and removes it on any exception, but a SIGKILLed worker runs no cleanup, and the retried
+    download writes its own, new random name: the killed try's temporary file stayed in the destination
+    folder (on object storage, an orphaned object as large as the part downloaded). Once the retry has
+    put the video in place, no temporary file may be left."""
     if "partials" not in KILLED_DOWNLOADS:
         pytest.skip("test_worker_killed_after_submit_and_mid_download did not get to a killed download")
     assert not KILLED_DOWNLOADS["partials"], (
