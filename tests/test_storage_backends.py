@@ -121,8 +121,12 @@ class Store:
         return "/".join((self.base_uri, *parts))
 
     def asset_uri(self, key: str) -> str:
-        """The URI of ``key`` as an asset: the destination without ``conn_id@``."""
-        return self.uri(key).replace(f"{self.conn_id}@", "", 1)
+        """The URI of ``key`` as an asset: the destination without ``conn_id@``; an SFTP asset names its
+        server (``sftp://host:port/path``, as the SFTP provider's asset URIs require)."""
+        uri = self.uri(key).replace(f"{self.conn_id}@", "", 1)
+        if self.name == "sftp":
+            return uri.replace("sftp://", f"sftp://{self.connection['host']}:{self.connection['port']}", 1)
+        return uri
 
     def names(self, prefix: str) -> list[str]:
         return self.server.names(prefix)
@@ -202,11 +206,6 @@ def _sftp(server: SshServer) -> Store:
                  env={"HOME": str(server.home)})
 
 
-# Open: the operator's asset URI for an SFTP destination has no host (ObjectStoragePath drops it, keeping the
-# connection's), and the SFTP provider's asset URI normalizer requires one, so the download task fails after
-# writing the video ("URI format sftp:// must contain a host"); the fix belongs in operators/video.py.
-SFTP_ASSET_URI = pytest.mark.xfail(strict=True, reason="operator emits sftp:///<path>; the SFTP provider's "
-                                   "asset URIs need sftp://<host>:<port>/<path>")
 # Open: sshfs defaults to known_hosts=None (no host key check), the SFTP provider's filesystem passes no
 # known_hosts, and ObjectStoragePath does not pass storage options to it: sftp:// never checks host keys.
 SFTP_HOST_KEY = pytest.mark.xfail(strict=True, reason="sftp:// through ObjectStoragePath does not verify the "
@@ -295,7 +294,7 @@ def run_key(run_id: str) -> str:
 
 
 # -- the tests ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("store", ["gcs", "azure", pytest.param("sftp", marks=SFTP_ASSET_URI)], indirect=True)
+@pytest.mark.parametrize("store", ["gcs", "azure", "sftp"], indirect=True)
 def test_example_dag_writes_the_video_and_the_consumer_reads_it_back(store, dagbag, use_gateway, emulator):
     use_gateway("hingnet", job_seconds=2.0, video_bytes=VIDEO_BYTES)  # the video comes by redirect to the CDN
     prefix = f"videos-{uuid.uuid4().hex[:8]}"

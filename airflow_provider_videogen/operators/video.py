@@ -401,7 +401,7 @@ class VideoDownloadOperator(BaseOperator):
         outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
         if not self.asset_alias or outlet_events is None:  # e.g. execute({}) outside a task run
             return
-        uri = self.asset_uri(written["uri"])
+        uri = _with_host(self.asset_uri(written["uri"]), dest_conn_id)
         extra = {key: written[key] for key in ("sha256", "size_bytes", "content_type", "operation_id",
                                                "video_index", "provenance")}
         extra["dest_conn_id"] = dest_conn_id
@@ -419,6 +419,20 @@ class VideoDownloadOperator(BaseOperator):
         if "@" in parts.netloc:
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         return urlunsplit(parts)
+
+
+def _with_host(uri: str, dest_conn_id: str | None) -> str:
+    """An ``sftp:///path`` URI (``ObjectStoragePath`` keeps no host) gets its server from the destination
+    connection, ``sftp://host:port/path``: the SFTP provider's asset URIs name the server."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("sftp", "ssh") or parts.hostname or not dest_conn_id:
+        return uri
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    conn = BaseHook.get_connection(dest_conn_id)
+    if not conn.host:
+        return uri
+    return urlunsplit(parts._replace(netloc=f"{conn.host}:{conn.port or 22}"))
 
 
 def _with_alias(outlets: Any, alias: str) -> list[Any]:
