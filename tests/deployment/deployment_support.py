@@ -130,6 +130,9 @@ def stop_all(processes: Iterable[ManagedProcess], grace: float = 20.0) -> None:
         if p.proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.proc.wait(5)
+    deadline = time.monotonic() + 10  # killed children are reaped by init: on a loaded machine, not at once
+    while time.monotonic() < deadline and any(p.group_alive() for p in processes):
+        time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------------------------- S3 (moto)

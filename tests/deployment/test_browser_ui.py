@@ -116,7 +116,9 @@ def test_ui_connection_forms_and_params_form_trigger(airflow, gateway, artifacts
     page.keyboard.press("Escape")
 
     # -- the example DAG's Params form → Trigger → the run page shows success ---------------------------------
-    gateway.ctl.set_config(job_seconds=3, video_bytes=3_000_000)
+    # a job long enough that the trigger fires after the executor has taken in the deferral (a quicker one
+    # races Airflow's LocalExecutor under load: "task state changed externally", the wait set failed)
+    gateway.ctl.set_config(job_seconds=10, video_bytes=3_000_000)
     prompt = f"A kite over the dunes, from the UI {uuid.uuid4().hex[:8]}"
     output_dir = tmp_path / "ui-videos"
     page.goto(f"{url}/dags/{DAG_ID}", wait_until="networkidle")

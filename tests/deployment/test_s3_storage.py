@@ -29,7 +29,7 @@ VIDEO_BYTES = 3_000_000
 def test_download_writes_to_s3_through_an_aws_connection(airflow, gateway, s3_client, artifacts):
     api = airflow.api
     s3_client.create_bucket(Bucket=BUCKET)
-    gateway.ctl.set_config(job_seconds=3, video_bytes=VIDEO_BYTES)
+    gateway.ctl.set_config(job_seconds=10, video_bytes=VIDEO_BYTES)  # see test_browser_ui: no race with the executor
     prompt = f"A lighthouse stored in S3 {uuid.uuid4().hex[:8]}"
     run_id = api.trigger(DAG_ID, {"prompt": prompt, "duration_seconds": 4,
                                   "output_dir": f"s3://{S3_CONN_ID}@{BUCKET}/videos"})
