@@ -43,6 +43,8 @@ from benchcommon import (
 )
 
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
+# The emulator's OpenAI-compatible /v1/videos requires a model it serves (emulator/rules.py MODELS_BY_GATEWAY).
+OPENAI_MODEL = "veo-3.1-generate-preview"
 
 
 # ------------------------------------------------------------------------------------------ child
@@ -155,7 +157,8 @@ def _submit_openai(ctl, url: str, size: int) -> str:
     import requests
 
     ctl.set_config(job_seconds=0, status_vocab="openai", content_form="bytes", video_bytes=size)
-    r = requests.post(f"{url}/v1/videos", json={"prompt": f"bench {size}"}, headers=BEARER, timeout=30)
+    r = requests.post(f"{url}/v1/videos", json={"model": OPENAI_MODEL, "prompt": f"bench {size}"},
+                      headers=BEARER, timeout=30)
     r.raise_for_status()
     return r.json()["id"]
 

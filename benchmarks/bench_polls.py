@@ -235,7 +235,8 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
         ids, tasks = [], []
         for d, delay in zip(args["durations"], args["starts"], strict=True):  # submit, start its trigger
             session.post(f"{url}/_emulator/config", json={"job_seconds": d}, timeout=30).raise_for_status()
-            r = session.post(f"{url}/v1/videos", json={"prompt": "bench"}, headers=BEARER, timeout=30)
+            r = session.post(f"{url}/v1/videos", json={"model": "veo-3.1-generate-preview", "prompt": "bench"},
+                             headers=BEARER, timeout=30)
             r.raise_for_status()
             ids.append(r.json()["id"])
             tasks.append(asyncio.create_task(run_one(ids[-1], delay)))

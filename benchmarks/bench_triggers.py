@@ -47,7 +47,7 @@ from benchcommon import (
     videogen_conn,
 )
 
-MODEL = "veo-3.0-generate-preview"
+MODEL = "veo-3.1-generate-preview"  # one the emulator serves as Gemini (emulator/rules.py)
 GOOG = {"x-goog-api-key": API_KEY}
 STATUS_PATH_RE = r"^/v1beta/models/[^/]+/operations/"
 FILE_PATH_RE = r"^/v1beta/files/[a-z0-9]+:download$"
@@ -147,8 +147,9 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
         if impl == "videogen":
             return VideoOperationTrigger("videogen_bench", job["name"], poll_interval=poll,
                                          timeout=args["window"] + 60, max_consecutive_failures=args["max_failures"])
-        return HttpSensorTrigger(endpoint=f"v1beta/files/{job['file_id']}:download", http_conn_id="http_bench",
-                                 method="GET", headers=dict(GOOG), poke_interval=poll)
+        # alt=media: the documented download query; the strict emulator answers 400 without it
+        return HttpSensorTrigger(endpoint=f"v1beta/files/{job['file_id']}:download?alt=media",
+                                 http_conn_id="http_bench", method="GET", headers=dict(GOOG), poke_interval=poll)
 
     async def run_one(trigger, delay: float, events: list, index: int):
         await asyncio.sleep(delay)
