@@ -123,9 +123,14 @@ def _failover(cluster, dag_id: str, run_id: str, n: int) -> dict[str, Any]:
         held = sum(w["state"] == "deferred" and w["triggerer_id"] is not None for w in waits.values())
         submitted = all(g["state"] == "success" for g in cluster.metadb.task_states(dag_id, run_id,
                                                                                      "generate").values())
-        return waits if held >= max(1, n // 2) or (held and submitted and len(waits) == n) else None
+        if held >= max(1, n // 2) or (held and submitted and len(waits) == n):
+            return waits
+        return {} if cluster.run_state(dag_id, run_id) in ("success", "failed") else None
 
     waits = wait_until("half the waits deferred", deferred, timeout=3600, interval=0.5)
+    if not waits:  # every job finished before its wait deferred (jobs too short for the batch): no failover
+        log("scale: no wait ever deferred long enough for a failover")
+        return {}
     held = Counter(w["triggerer_id"] for w in waits.values() if w["state"] == "deferred")
     victim_job, orphans_n = held.most_common(1)[0]
     victim = cluster.triggerer_of_job(victim_job)

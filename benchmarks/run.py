@@ -54,7 +54,7 @@ def config(quick: bool, reps: int | None) -> dict[str, dict]:
                        "cases": [["videogen", 429, None], ["videogen", 500, 2], ["httpsensor", 429, None]]},
             "polls": {"n": 20, "durations": [30, 90], "start_spread": 5, "interval": 10.0, "hint": 1.0,
                       "reps": reps or 1},
-            "scale": scale_config([20], poke_n=20),
+            "scale": scale_config([20], poke_n=8, job_seconds=60),
         }
     return {
         "download": {"binary_bytes": GIB, "reps": reps or 5, "warmup": True, "null_reps": 2,
@@ -66,15 +66,18 @@ def config(quick: bool, reps: int | None) -> dict[str, dict]:
                    "window_httpsensor": 10, "idle_seconds": 1, "durations": [3600, 3600]},
         "polls": {"n": 100, "durations": [30, 300], "start_spread": 5, "interval": 10.0, "hint": 1.0,
                   "reps": reps or 3},
-        "scale": scale_config([100, 500], poke_n=100),
+        "scale": scale_config([100, 500], poke_n=40),
     }
 
 
-def scale_config(sizes: list[int], poke_n: int) -> dict:
-    """Item 5: the poke baseline first, then the deferrable batches; a triggerer failover in the last one."""
+def scale_config(sizes: list[int], poke_n: int, job_seconds: float = 300) -> dict:
+    """Item 5: the poke baseline first, then the deferrable batches; a triggerer failover in the last one.
+
+    Jobs must outlast the batch's submissions (about 1 s of both cores per task run here), or every job is
+    done before its sensor first looks and nothing waits: 30-s jobs with 100 prompts measured exactly that."""
     runs = [{"sensor": "poke", "n": poke_n}] if poke_n else []
     runs += [{"sensor": "deferrable", "n": n, "failover": i == len(sizes) - 1} for i, n in enumerate(sizes)]
-    return {"job_seconds": 30, "workers": 2, "concurrency": 4, "pool": 8, "runs": runs}
+    return {"job_seconds": job_seconds, "workers": 2, "concurrency": 4, "pool": 8, "runs": runs}
 
 
 def main() -> int:
@@ -101,7 +104,7 @@ def main() -> int:
             r["n"] for r in cfg["scale"]["runs"] if r["sensor"] == "deferrable"]
         poke = args.scale_poke if args.scale_poke is not None else next(
             (r["n"] for r in cfg["scale"]["runs"] if r["sensor"] == "poke"), 0)
-        cfg["scale"] = scale_config(sizes, poke_n=poke)
+        cfg["scale"] = scale_config(sizes, poke_n=poke, job_seconds=cfg["scale"]["job_seconds"])
 
     from airflow_provider_videogen.emulator import EmulatorProcess
 
