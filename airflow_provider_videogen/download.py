@@ -296,10 +296,15 @@ class VideoDownloader:
             stream = self._retrying(lambda: self.transport.open(locator.url, operation_id=operation_id,
                                                                 json=locator.body))
             try:
+                pending: list[bytes] = []  # decoded pieces, written and hashed a chunk_size at a time
                 for piece in stream.pieces():
-                    data = scanner.feed(piece)
-                    declared = locator.size or _declared(scanner.scalars.get("size"))
-                    sink.write(decoder.feed(data, final=scanner.done), declared)
+                    data = decoder.feed(scanner.feed(piece), final=scanner.done)
+                    if data:
+                        pending.append(data)
+                    if scanner.done or sum(map(len, pending)) >= self.chunk_size:
+                        declared = locator.size or _declared(scanner.scalars.get("size"))
+                        sink.write(b"".join(pending), declared)
+                        pending = []
                     if scanner.done:
                         break
                 if not scanner.found:
