@@ -19,7 +19,9 @@ Every rule about talking to a gateway lives here, once, for both clients:
   a submit that may have reached the gateway is never reported as retryable (it may be billed), and one
   that certainly did not (DNS failure, connection refused) is.
 - **The triggerer's shared aiohttp session** keeps no cookies (``DummyCookieJar``) and honours proxy
-  settings from the environment (``trust_env``), as requests does on the worker.
+  settings from the environment (``HTTP(S)_PROXY``/``NO_PROXY``), as requests does on the worker: the
+  proxy is looked up once per origin (:func:`env_proxy`), not per request as aiohttp's ``trust_env``
+  does with two thread hops each.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from airflow_provider_videogen.gateways.wire import (
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
     from airflow_provider_videogen.gateways import HttpRequest, VideoProtocol
 
@@ -199,11 +202,11 @@ def requests_origin(url: str) -> tuple[str, str, int]:
     return scheme, (parsed.host or "").lower().rstrip("."), parsed.port or {"http": 80, "https": 443}.get(scheme, 0)
 
 
-def aiohttp_origin(url: str) -> tuple[str, str, int]:
+def aiohttp_origin(url: str | yarl.URL) -> tuple[str, str, int]:
     """(scheme, host, port) of the server aiohttp will connect to for ``url``, by yarl's parsing."""
     import yarl
 
-    parsed = yarl.URL(url)
+    parsed = url if isinstance(url, yarl.URL) else yarl.URL(url)
     return (parsed.scheme or "").lower(), (parsed.raw_host or "").lower().rstrip("."), parsed.port or 0
 
 
@@ -247,7 +250,9 @@ class _Answer:
             self.decoder = BoundedDecoder(encoding, None)
         except ValueError as err:
             raise self._bad(str(err)) from None
-        self.scanner = JsonScanner(elide_over=ELIDE_OVER, cap=MAX_BODY_BYTES)
+        # A body no longer than ELIDE_OVER cannot hold a string longer than that: it is kept as it comes (a
+        # status answer is a few hundred bytes); only a longer one is scanned, with its long strings elided.
+        self.scanner: JsonScanner | None = None
         self.parts: list[bytes] = []
         self.size = 0
 
@@ -271,6 +276,13 @@ class _Answer:
                 self.parts.append(data[: MAX_ERROR_BYTES - self.size])
                 self.size += len(data)
                 return self.size < MAX_ERROR_BYTES
+            if self.scanner is None:
+                self.parts.append(data)
+                self.size += len(data)
+                if self.size <= ELIDE_OVER:
+                    return True
+                data, self.parts = b"".join(self.parts), []
+                self.scanner = JsonScanner(elide_over=ELIDE_OVER, cap=MAX_BODY_BYTES)
             self.parts.append(self.scanner.feed(data))
         except BodyTooLarge:
             raise self._bad(f"the body is larger than {MAX_BODY_BYTES} bytes once decompressed "
@@ -282,7 +294,7 @@ class _Answer:
     def result(self) -> tuple[Any, dict[str, str]]:
         if not self.is_error:
             with contextlib.suppress(ValueError):
-                self.parts.append(self.scanner.feed(self.decoder.flush()))
+                self.take(self.decoder.flush())
         text = self.policy.redact(b"".join(self.parts).decode("utf-8", "replace"))
         if self.is_error:
             error = error_for_status(self.status, self.headers, text, protocol=self.policy.protocol,
@@ -538,9 +550,10 @@ async def shared_client_session():
     """One ``aiohttp.ClientSession`` (and keep-alive pool) per event loop, shared by every trigger in it.
 
     No state crosses connections: no cookie jar (``DummyCookieJar``), no default headers or auth (each
-    request carries its own). ``trust_env=True`` honours ``HTTP(S)_PROXY``/``NO_PROXY`` as requests does
-    on the worker. Bodies are decompressed by this module under a cap (``auto_decompress=False``).
-    Closed when its last user leaves.
+    request carries its own; ``~/.netrc`` is not read, the connection's key is the credential). Proxy
+    settings from the environment are honoured per request by :meth:`AsyncTransport.api` (:func:`env_proxy`),
+    so the session's own ``trust_env`` stays off. Bodies are decompressed by this module under a cap
+    (``auto_decompress=False``). Closed when its last user leaves.
     """
     import aiohttp
 
@@ -548,7 +561,7 @@ async def shared_client_session():
     entry = _SHARED_SESSIONS.get(loop)
     if entry is None or entry[0].closed:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
-        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
+        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
                                         auto_decompress=False)
         entry = _SHARED_SESSIONS[loop] = [session, 0]
     entry[1] += 1
@@ -560,6 +573,37 @@ async def shared_client_session():
             del _SHARED_SESSIONS[loop]
             with contextlib.suppress(Exception):
                 await asyncio.shield(entry[0].close())
+
+
+# The variables urllib (and so requests and aiohttp) read proxy settings from, in both spellings.
+_PROXY_VARIABLES = tuple(spelling for name in ("http", "https", "all", "no")
+                         for spelling in (f"{name}_proxy", f"{name.upper()}_PROXY"))
+_PROXIES: dict[tuple, tuple[Any, Any]] = {}  # (scheme, host, port, the variables' values) -> (proxy, auth)
+_MAX_PROXY_ENTRIES = 1024
+
+
+async def env_proxy(url: yarl.URL) -> tuple[Any, Any]:
+    """``(proxy URL, proxy auth)`` for ``url`` from ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY`` (and
+    ``~/.netrc`` for the proxy's own credentials), or ``(None, None)`` for a direct connection.
+
+    The same decision as aiohttp's ``trust_env=True`` (its ``get_env_proxy_for_url``, which requests' rules
+    match on Linux), taken once per origin and environment instead of per request: aiohttp makes two
+    thread hops for every request with ``trust_env``, which doubled the triggerer's CPU per poll
+    (``make bench`` item 3). The first look-up of an origin still runs in a thread (it may read files).
+    """
+    from aiohttp.helpers import get_env_proxy_for_url
+
+    key = (url.scheme, url.raw_host, url.port, tuple(os.environ.get(v) for v in _PROXY_VARIABLES))
+    found = _PROXIES.get(key)
+    if found is None:
+        try:
+            found = await asyncio.to_thread(get_env_proxy_for_url, url)
+        except LookupError:  # no proxy for this scheme, or NO_PROXY covers the host
+            found = (None, None)
+        if len(_PROXIES) >= _MAX_PROXY_ENTRIES:
+            _PROXIES.clear()
+        _PROXIES[key] = found
+    return found
 
 
 def _ssl_for(verify: bool | str) -> Any:
@@ -582,8 +626,9 @@ class AsyncTransport:
         self._origin = aiohttp_origin(policy.base_url)
         self._ssl = _ssl_for(policy.verify)
         self._timeout = aiohttp.ClientTimeout(total=policy.timeout, sock_connect=CONNECT_TIMEOUT)
+        self._proxy: tuple[Any, Any] | None = None  # every API request goes to the gateway's origin
 
-    async def headers_for(self, url: str) -> dict[str, str]:
+    async def headers_for(self, url: str | yarl.URL) -> dict[str, str]:
         """The credential headers, only when aiohttp will connect to the gateway's own origin; a token is
         refreshed without blocking the event loop."""
         if aiohttp_origin(url) != self._origin:
@@ -596,15 +641,20 @@ class AsyncTransport:
                   model: str | None = None) -> tuple[Any, dict[str, str]]:
         """One API request (GET/POST with a JSON body); same answers and errors as :meth:`SyncTransport.api`."""
         import aiohttp
+        import yarl
 
         policy = self.policy
         deadline = _Deadline(policy, step, operation_id)
-        url = policy.url(http)
+        url = yarl.URL(policy.url(http))  # parsed once: the key decision and aiohttp's request use this object
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
                    "User-Agent": TRIGGER_USER_AGENT, **await self.headers_for(url)}
+        if self._proxy is None:
+            self._proxy = await env_proxy(url)
+        proxy, proxy_auth = self._proxy
         try:
             async with self.session.request(http.method, url, params=http.params, json=http.json, headers=headers,
-                                            ssl=self._ssl, allow_redirects=False, timeout=self._timeout) as response:
+                                            ssl=self._ssl, allow_redirects=False, timeout=self._timeout,
+                                            proxy=proxy, proxy_auth=proxy_auth) as response:
                 answer = _Answer(policy, response.status, response.headers, step, operation_id, model)
                 async for data in response.content.iter_chunked(READ_SIZE):
                     deadline.check()

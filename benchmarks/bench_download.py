@@ -75,10 +75,15 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
         operation = hook.get_operation(args["operation_id"])  # a real status poll gives the locator
         destination = ObjectStoragePath("file://" + args["dest"])
         downloader = VideoDownloader(hook)
-        # Airflow's one-time set-up of ObjectStoragePath (provider filesystem discovery) on first use in a
-        # process: timed apart, so the transfer is measured as in a worker that has already paid it.
+        # Airflow's one-time set-up of ObjectStoragePath on first use in a process (provider filesystem
+        # discovery; the hook-lineage collector that ObjectStoragePath's file writes report to, which imports
+        # every provider's asset factories): timed apart, so the transfer is measured as in a worker that has
+        # already paid it.
+        from airflow.sdk.lineage import get_hook_lineage_collector
+
         t0 = time.perf_counter()
         _ = destination.parent.fs
+        get_hook_lineage_collector()
         fs_init = time.perf_counter() - t0
 
         def step():

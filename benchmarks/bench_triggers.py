@@ -222,7 +222,7 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
         if args.get("profile"):  # cProfile over the window (to find what limits a trigger); slows it down
             import cProfile
 
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.process_time)  # CPU time: the idle epoll wait does not count
             prof.enable()
         tasks = [asyncio.create_task(run_one(make(job), starts[i], events, i)) for i, job in enumerate(jobs)]
         done, pending = await asyncio.wait(tasks, timeout=args["window"])

@@ -11,9 +11,13 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import http.client
+import http.server
 import os
 import socket
+import threading
 import tracemalloc
+import urllib.parse
 from types import SimpleNamespace
 
 import pytest
@@ -265,12 +269,80 @@ def test_a_resume_never_splices_two_versions(hook_for, emulator, tmp_path):
 
 # -- Medium: the triggerer's shared session -----------------------------------------------------------------
 
-async def test_the_shared_session_keeps_no_cookies_and_honours_proxy_settings():
+class _ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """A plain-HTTP forward proxy on loopback: records each absolute-form request line, then relays it."""
+
+    def _relay(self) -> None:
+        self.server.seen.append((self.command, self.path))
+        target = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        try:
+            upstream.request(self.command, target.path + (f"?{target.query}" if target.query else ""), body=body,
+                             headers=headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+        finally:
+            upstream.close()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _relay
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def forward_proxy(monkeypatch):
+    """``HTTP_PROXY`` pointing at a forward proxy on loopback (no other proxy variable set)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+async def _poll_in_the_triggerer(operation_id: str):
+    async_hook = await VideoGenHook.afor_connection("videogen_test")
+    async with shared_client_session() as session:
+        return await async_hook.aget_operation(operation_id, session)
+
+
+async def test_the_triggerer_polls_through_the_proxy_the_worker_uses(hook_for, emulator, forward_proxy,
+                                                                     monkeypatch):
     import aiohttp
 
+    hook = hook_for("openai")
+    operation_id = submit(hook)
+    status_url = f"{emulator.url}/v1/videos/{operation_id}"
+    forward_proxy.seen.clear()  # the set-up went through it too
+    hook.get_operation(operation_id)  # the worker (requests, trust_env)
+    assert forward_proxy.seen == [("GET", status_url)]
     async with shared_client_session() as session:
-        assert isinstance(session.cookie_jar, aiohttp.DummyCookieJar)
-        assert session.trust_env is True
+        assert isinstance(session.cookie_jar, aiohttp.DummyCookieJar)  # no cookies cross connections
+    operation = await _poll_in_the_triggerer(operation_id)  # the triggerer (aiohttp): the same proxy
+    assert operation.operation_id == operation_id
+    assert forward_proxy.seen == [("GET", status_url)] * 2
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # both clients now connect directly, read afresh
+    hook.get_operation(operation_id)
+    await _poll_in_the_triggerer(operation_id)
+    assert len(forward_proxy.seen) == 2
 
 
 # -- Medium: bad destinations -------------------------------------------------------------------------------
