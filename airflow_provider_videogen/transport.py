@@ -21,7 +21,7 @@ Every rule about talking to a gateway lives here, once, for both clients:
 - **The triggerer's shared aiohttp session** keeps no cookies (``DummyCookieJar``) and honours proxy
   settings from the environment (``HTTP(S)_PROXY``/``NO_PROXY``), as requests does on the worker: the
   proxy is looked up once per origin (:func:`env_proxy`), not per request as aiohttp's ``trust_env``
-  does with two thread hops each.
+  does with two thread hops each. Neither client reads ``~/.netrc``: the connection's key is the credential.
 """
 
 from __future__ import annotations
@@ -421,6 +421,12 @@ class MediaStream:
         self.response.close()
 
 
+def _NO_NETRC(request: requests.PreparedRequest) -> requests.PreparedRequest:  # noqa: N802
+    """requests' ``auth`` that changes nothing: with ``trust_env`` (proxies, CA bundles from the
+    environment) requests would otherwise read ``~/.netrc`` and replace the key's ``Authorization`` header."""
+    return request
+
+
 class SyncTransport:
     """requests, for workers: submit, poll and download under the connection's :class:`Policy`."""
 
@@ -440,7 +446,8 @@ class SyncTransport:
         policy = self.policy
         try:
             return self.session.request(method, url, headers=headers, stream=True, allow_redirects=False,
-                                        timeout=(CONNECT_TIMEOUT, policy.timeout), verify=policy.verify, **kwargs)
+                                        timeout=(CONNECT_TIMEOUT, policy.timeout), verify=policy.verify,
+                                        auth=_NO_NETRC, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as err:
             where = safe_url(policy.base_url) if url.startswith(policy.base_url) else safe_url(url)
             if _not_sent(err):

@@ -345,6 +345,20 @@ async def test_the_triggerer_polls_through_the_proxy_the_worker_uses(hook_for, e
     assert len(forward_proxy.seen) == 2
 
 
+async def test_a_netrc_entry_for_the_gateway_never_replaces_the_key(hook_for, emulator, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))  # read by requests and aiohttp instead of ~/.netrc
+    hook = hook_for("openai")  # Authorization: Bearer <key>
+    operation_id = submit(hook)
+    hook.get_operation(operation_id)
+    await _poll_in_the_triggerer(operation_id)
+    sent = [r["headers"].get("Authorization") for r in emulator.ctl.requests() if r["path"].startswith("/v1/videos")]
+    assert len(sent) == 3
+    assert sent == [f"Bearer {TEST_KEY}"] * 3
+
+
 # -- Medium: bad destinations -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", ["", "   ", "/tmp/videos/", "s3://bucket/videos/", "/tmp/a\0b.mp4"])
