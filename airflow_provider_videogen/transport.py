@@ -421,7 +421,7 @@ class MediaStream:
         self.response.close()
 
 
-def _NO_NETRC(request: requests.PreparedRequest) -> requests.PreparedRequest:  # noqa: N802
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """requests' ``auth`` that changes nothing: with ``trust_env`` (proxies, CA bundles from the
     environment) requests would otherwise read ``~/.netrc`` and replace the key's ``Authorization`` header."""
     return request
@@ -447,7 +447,7 @@ class SyncTransport:
         try:
             return self.session.request(method, url, headers=headers, stream=True, allow_redirects=False,
                                         timeout=(CONNECT_TIMEOUT, policy.timeout), verify=policy.verify,
-                                        auth=_NO_NETRC, **kwargs)
+                                        auth=_no_netrc, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as err:
             where = safe_url(policy.base_url) if url.startswith(policy.base_url) else safe_url(url)
             if _not_sent(err):
