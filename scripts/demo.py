@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from airflow_provider_videogen.emulator import EmulatorProcess
+from airflow_provider_videogen.emulator.rules import MODELS_BY_GATEWAY
+from airflow_provider_videogen.registry import GATEWAYS
 
 DAG_ID = "videogen_text_to_video"
 
@@ -36,6 +38,8 @@ def main() -> int:
     with EmulatorProcess(job_seconds=3, stderr=subprocess.DEVNULL) as emulator:
         print(f"Gateway emulator on {emulator.url} (CDN {emulator.cdn_url}), playing {args.gateway}.")
         conn = {"conn_type": f"videogen_{args.gateway}", "host": emulator.url, "password": "demo-key-not-secret"}
+        if GATEWAYS[args.gateway]["default_model"] is None:  # an OpenAI-compatible gateway: name a model it serves
+            conn["extra"] = {"default_model": MODELS_BY_GATEWAY[args.gateway][0]}
         env = {**os.environ, "AIRFLOW_CONN_VIDEOGEN_DEFAULT": json.dumps(conn)}
         conf = {"prompt": args.prompt, "duration_seconds": 4, "output_dir": str(output)}
         before = set(output.glob("text_to_video/*.mp4"))
