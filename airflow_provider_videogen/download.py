@@ -297,14 +297,16 @@ class VideoDownloader:
                                                                 json=locator.body))
             try:
                 pending: list[bytes] = []  # decoded pieces, written and hashed a chunk_size at a time
+                pending_bytes = 0
                 for piece in stream.pieces():
                     data = decoder.feed(scanner.feed(piece), final=scanner.done)
                     if data:
                         pending.append(data)
-                    if scanner.done or sum(map(len, pending)) >= self.chunk_size:
+                        pending_bytes += len(data)
+                    if scanner.done or pending_bytes >= self.chunk_size:
                         declared = locator.size or _declared(scanner.scalars.get("size"))
                         sink.write(b"".join(pending), declared)
-                        pending = []
+                        pending, pending_bytes = [], 0
                     if scanner.done:
                         break
                 if not scanner.found:

@@ -330,6 +330,18 @@ def test_google_token_credentials_refresh_when_needed_and_off_the_event_loop():
     assert lag < 0.2  # three 0.3 s refreshes never held the loop
 
 
+def test_a_quota_project_goes_with_the_token_as_google_auth_applies_it():
+    creds = minted()
+    creds._quota_project_id = "billed-project"  # what with_quota_project() sets on google-auth's own classes
+    wrapped = GoogleTokenCredentials(creds, gateway="vertex")
+    expected = {}
+    creds.refresh(None)
+    creds.apply(expected)  # google-auth's own headers for these credentials
+    assert {k.lower(): v for k, v in wrapped.headers().items()} == expected
+    assert asyncio.run(wrapped.aheaders()) == wrapped.headers()
+    assert wrapped.headers()["x-goog-user-project"] == "billed-project"
+
+
 def test_a_rejected_credential_is_an_auth_error_without_the_token():
     import google.auth.exceptions
 

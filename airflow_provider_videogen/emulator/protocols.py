@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rules, vertex
+from . import rules
 from .core import (
     FAIL_MESSAGE,
     FILTER_MESSAGE,
@@ -525,7 +525,8 @@ async def generations_download(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register every gateway route on the API site (specific paths before catch-alls)."""
+    """Register every gateway route but Vertex AI's (``vertex.add_routes``) on the API site (specific paths before
+    catch-alls)."""
     r = app.router
     for prefix in ("", "/gemini"):
         r.add_get(f"{prefix}/v1beta/models", gemini_models)
@@ -546,5 +547,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/video/generations", generations_submit)
     r.add_get("/v1/video/generations/download", generations_download)
     r.add_get("/v1/video/generations/{task_id}", generations_status)
-    vertex.add_routes(app)  # Vertex AI: /v1/projects/{project}/locations/{location}/... (vertex.py)
 

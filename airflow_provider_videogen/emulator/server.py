@@ -351,6 +351,7 @@ def build_apps(st: State) -> tuple[web.Application, web.Application]:
     r.add_post(CONTROL + "reset", ctl_reset)
     r.add_route("*", CONTROL + "faults", ctl_faults)
     protocols.add_routes(api)
+    vertex.add_routes(api)  # Vertex AI: /v1/projects/{project}/locations/{location}/... (vertex.py)
     r.add_route("*", "/{tail:.*}", not_found)
     cdn = web.Application(middlewares=[middleware])
     cdn[STATE], cdn[SITE] = st, "cdn"

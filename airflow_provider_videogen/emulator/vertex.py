@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from . import rules
+from . import protocols, rules
 from .core import (
     FAIL_MESSAGE,
     RAI_REASON,
@@ -204,8 +204,7 @@ async def submit(request: web.Request) -> web.Response:
             return google_error(400, "Invalid value at 'instances[0].video': the video to extend must be a Veo "
                                      "video in Cloud Storage.")
         info["source_video"] = source
-    count = params.get("sampleCount", 1)
-    count = count if type(count) is int and 1 <= count <= 4 else 1
+    count = protocols._sample_count(body)
     name = f"{resource}/operations/{uuid.uuid4()}"
     st.add_job(Job(id=name, protocol="vertex", model=model, prompt=prompt, params=scrub(body),
                    image=describe_image(instance.get("image")), job_seconds=cfg["job_seconds"],

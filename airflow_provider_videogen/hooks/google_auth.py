@@ -4,7 +4,8 @@
 ``google.auth.credentials.Credentials`` object (a service account key, a key JSON, the machine's default
 credentials, an impersonated account: whatever ``GoogleBaseHook`` built from the connection):
 
-- ``headers()`` (worker): ``{"Authorization": "Bearer <token>"}``, refreshing the token first when it is
+- ``headers()`` (worker): ``{"Authorization": "Bearer <token>"}`` (and ``x-goog-user-project`` when the
+  credentials name a quota project), refreshing the token first when it is
   missing or about to expire (``google.auth.transport.requests.Request``);
 - ``aheaders()`` (triggerer): the same, the refresh in a worker thread (``asyncio.to_thread``), so the event
   loop never waits on Google's token endpoint; a valid token is returned without leaving the loop;
@@ -82,14 +83,23 @@ class GoogleTokenCredentials:
     def _words(self, err: BaseException) -> str:
         return redact(" ".join(str(err).split())[:300], self.secrets())
 
+    def _headers(self, token: str) -> dict[str, str]:
+        """The headers google-auth's ``Credentials.apply()`` sets: the token, and the quota project
+        (``x-goog-user-project``) when the credentials carry one (the Google connection's
+        ``quota_project_id`` extra, or a ``gcloud auth application-default login`` file)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if quota_project := getattr(self.credentials, "quota_project_id", None):
+            headers["x-goog-user-project"] = quota_project
+        return headers
+
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token()}"}
+        return self._headers(self.token())
 
     async def aheaders(self) -> dict[str, str]:
         token = self._current()  # no lock, no I/O: safe on the event loop
         if token is None:
             token = await asyncio.to_thread(self.token)
-        return {"Authorization": f"Bearer {token}"}
+        return self._headers(token)
 
     def secrets(self) -> tuple[str, ...]:
         current = getattr(self.credentials, "token", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue, conf
@@ -74,14 +75,18 @@ class VideoOperationSensor(BaseSensorOperator):
         self.max_consecutive_failures = max_consecutive_failures
         self.cancel_on_kill = cancel_on_kill
 
+    @cached_property
+    def hook(self) -> VideoGenHook:
+        """One hook per try: pokes reuse its connection settings, HTTP session and (Vertex AI) access token."""
+        return VideoGenHook.for_connection(self.conn_id)
+
     def on_kill(self) -> None:
         """The user killed the task while it polled on the worker: cancel the job where the gateway can."""
         if self.cancel_on_kill and self.operation_id:
-            VideoGenHook.for_connection(self.conn_id).cancel(str(self.operation_id))
+            self.hook.cancel(str(self.operation_id))
 
     def poke(self, context: Any) -> PokeReturnValue:
-        hook = VideoGenHook.for_connection(self.conn_id)
-        op = hook.get_operation(self.operation_id)
+        op = self.hook.get_operation(self.operation_id)
         self.log.info("Video operation %s on %s: %s (progress %s).", op.operation_id, op.gateway, op.state,
                       op.progress)
         if op.state == "failed":
