@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_videogen.gateways.base import image_type
+
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024  # bytes read from storage per piece
@@ -102,21 +104,8 @@ def open_object(uri: str, conn_id: str | None) -> Any:
     return ObjectStoragePath(uri, conn_id=conn_id or None)
 
 
-VIDEO_SIGNATURES = ("ftyp",)  # ISO base media (MP4, MOV): a box type at offset 4
-
-
 def is_video_head(head: bytes) -> bool:
-    return len(head) >= 8 and head[4:8].decode("latin-1") in VIDEO_SIGNATURES
-
-
-def image_type(head: bytes) -> str | None:
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
+    return head[4:8] == b"ftyp"  # ISO base media (MP4, MOV): a box type at offset 4
 
 
 @dataclass
@@ -144,7 +133,7 @@ def inspect(uri: str, conn_id: str | None, *, kind: str, declared_type: str | No
         size = int(info["size"] if isinstance(info, dict) else info.st_size)
         if size <= 0:
             raise StorageRefused(404, "The stored object is empty.")
-        with path.open("rb") as f:
+        with path.open("rb", block_size=CHUNK) as f:  # not the default (50 MiB on s3fs/adlfs) read-ahead
             head = f.read(16)
     except StorageRefused:
         raise
@@ -170,10 +159,7 @@ def iter_range(path: Any, byte_range: ByteRange, chunk: int = CHUNK) -> Iterator
     """The bytes of ``byte_range``, read piece by piece (the file is closed when the iterator ends or is
     dropped, e.g. when the browser goes away mid-response)."""
     remaining = byte_range.length
-    try:
-        f = path.open("rb", block_size=chunk)
-    except TypeError:  # a filesystem whose open() takes no block_size
-        f = path.open("rb")
+    f = path.open("rb", block_size=chunk)
     try:
         if byte_range.start:
             f.seek(byte_range.start)
