@@ -5,8 +5,10 @@
   ``_api_client.py``); connection errors and read stalls.
 - Wait: the gateway's hint first (``retry-after-ms``, then ``Retry-After`` in seconds or as an HTTP date,
   parsed by ``gateways.wire.retry_after``),
-  capped at ``max_wait``; otherwise exponential backoff with full jitter (tenacity), 1 s doubling up to
-  ``max_wait``.
+  capped at ``max_wait``; otherwise exponential backoff with jitter (tenacity's
+  ``wait_random_exponential``): a uniform draw between half the first wait (``initial / 2``) and a ceiling of
+  ``initial`` doubling up to ``max_wait``. The floor keeps a retry after a hint-less 429 from landing
+  milliseconds later (full jitter draws from zero); the spread still de-synchronises a crowd of triggers.
 - Submits are retried only when the request certainly did not start a job (connection refused,
   or a 429 answered before acceptance); see :class:`~airflow_provider_videogen.exceptions.TransientGatewayError`.
 """
@@ -30,7 +32,7 @@ class WaitGatewayHint(tenacity.wait.wait_base):
 
     def __init__(self, *, initial: float = 1.0, max_wait: float = DEFAULT_MAX_WAIT):
         self.max_wait = max_wait
-        self.backoff = tenacity.wait_random_exponential(multiplier=initial, max=max_wait)
+        self.backoff = backoff(initial, max_wait)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -49,7 +51,13 @@ def next_wait(attempt: int, hint: float | None, *, initial: float = 1.0, max_wai
     state.attempt_number = max(1, attempt)
     if hint is not None:
         return min(float(hint), max_wait)
-    return tenacity.wait_random_exponential(multiplier=initial, max=max_wait)(state)
+    return backoff(initial, max_wait)(state)
+
+
+def backoff(initial: float, max_wait: float) -> tenacity.wait.wait_base:
+    """The jittered exponential wait (seconds) when the gateway gives no hint: uniform between
+    ``initial / 2`` and ``initial * 2 ** (attempt - 1)``, the ceiling capped at ``max_wait``."""
+    return tenacity.wait_random_exponential(multiplier=initial, max=max_wait, min=min(initial / 2, max_wait))
 
 
 def retrying(*, max_attempts: int = DEFAULT_MAX_ATTEMPTS, total_wait: float = DEFAULT_TOTAL_WAIT,

@@ -71,6 +71,19 @@ def test_backoff_grows_and_is_capped_and_honours_hints():
     assert max(waits[6:]) > max(waits[:2])  # exponential ceiling: 1-2 s early, up to 30 s later
 
 
+def test_backoff_without_a_hint_never_retries_within_half_the_first_wait():
+    """Full jitter draws from zero, so a hint-less 429 could be retried milliseconds later (the scale-out test
+    saw a 0.01 s gap). Both the trigger's loop and the worker's tenacity policy keep a floor of initial / 2."""
+    waits = [retries.next_wait(n, None, initial=1.0) for n in (1, 2, 3) for _ in range(300)]
+    assert min(waits) >= 0.5 and max(waits) <= 4.0
+    assert max(waits) > 1.0  # still spread above the floor
+    policy = retries.WaitGatewayHint(initial=2.0)
+    for attempt in (1, 4):
+        state = retries.tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        assert all(policy(state) >= 1.0 for _ in range(300))
+
+
 def test_errors_name_gateway_and_operation_and_survive_pickling():
     err = exceptions.VideoContentFiltered("blocked", gateway="gemini", operation_id="operations/x")
     assert str(err) == "[gateway gemini, operation operations/x] blocked"

@@ -564,6 +564,9 @@ class ScaleCluster:
             if p.proc.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     p.proc.wait(5)
+        settle = time.monotonic() + 10  # killed children are reaped by init: on a loaded machine, not at once
+        while time.monotonic() < settle and any(p.group_alive() for p in procs):
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.stop_components(list(self.processes))
@@ -600,13 +603,13 @@ class ScaleCluster:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of a run through the REST API (paged: mapped runs have many)."""
-        found, offset = [], 0
-        while True:
-            page = self.api.get(f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100, offset=offset)
+        found: list[dict[str, Any]] = []
+        for _ in range(1000):  # bounded: 100,000 task instances, far beyond any run here
+            page = self.api.get(f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100, offset=len(found))
             found += page["task_instances"]
-            offset += len(page["task_instances"])
-            if not page["task_instances"] or offset >= page["total_entries"]:
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
                 return found
+        raise RuntimeError(f"run {dag_id}/{run_id}: more than {len(found)} task instances")
 
 
 # --------------------------------------------------------------------------------------- sampling
