@@ -104,11 +104,17 @@ class TransientGatewayError(VideoGenError):
 
 
 class SubmitOutcomeUnknown(PermanentVideoGenError):
-    """A submit timed out or got a 5xx after it may have reached the gateway.
+    """A submit timed out, got a 5xx or an unreadable answer after it may have reached the gateway.
 
     The gateway may have accepted (and billed) the job. The provider does not resubmit: check the
     gateway's dashboard or job list before retrying by hand.
     """
+
+    @classmethod
+    def because(cls, what: str, *, gateway: str | None) -> SubmitOutcomeUnknown:
+        """``what`` went wrong, followed by what it means for the user (one wording everywhere)."""
+        return cls(f"{what}; the gateway may have accepted (and billed) the job: check the gateway before retrying",
+                   gateway=gateway)
 
 
 class VideoIntegrityError(PermanentVideoGenError):

@@ -256,9 +256,11 @@ class _Answer:
         self.parts: list[bytes] = []
         self.size = 0
 
-    def _bad(self, what: str) -> GatewayResponseError:
-        return GatewayResponseError(f"{self.step} answered HTTP {self.status}: {what}",
-                                    gateway=self.policy.gateway, operation_id=self.operation_id)
+    def _bad(self, what: str) -> VideoGenError:
+        message = f"{self.step} answered HTTP {self.status}: {what}"
+        if self.step == "submit" and not self.is_error:  # accepted, but no job id can be read from it
+            return SubmitOutcomeUnknown.because(message, gateway=self.policy.gateway)
+        return GatewayResponseError(message, gateway=self.policy.gateway, operation_id=self.operation_id)
 
     def feed(self, raw: bytes) -> bool:
         """Take raw (encoded) body bytes; returns False once enough of an error body was read."""
@@ -302,8 +304,7 @@ class _Answer:
                                      secrets=self.policy.secrets, model=self.model)
             if self.step == "submit" and (self.status >= 500 or self.status == 408) \
                     and not isinstance(error, ModelNotAvailable):
-                raise SubmitOutcomeUnknown(f"{error.reason}; the gateway may have accepted (and billed) the job: "
-                                           "check the gateway before retrying", gateway=self.policy.gateway)
+                raise SubmitOutcomeUnknown.because(error.reason, gateway=self.policy.gateway)
             raise error
         try:
             return parse_json(text), self.headers
@@ -326,8 +327,7 @@ class _Deadline:
     def expired(self) -> VideoGenError:
         message = f"{self.step} timed out: no complete answer within {self.policy.timeout:g} s"
         if self.step == "submit":
-            return SubmitOutcomeUnknown(f"{message}; the gateway may have accepted (and billed) the job: check "
-                                        "the gateway before retrying", gateway=self.policy.gateway)
+            return SubmitOutcomeUnknown.because(message, gateway=self.policy.gateway)
         return TransientGatewayError(message, gateway=self.policy.gateway, operation_id=self.operation_id)
 
 
@@ -457,10 +457,8 @@ class SyncTransport:
             if isinstance(err, requests.Timeout):
                 raise _Deadline(policy, step, operation_id).expired() from None
             if step == "submit":
-                raise SubmitOutcomeUnknown(
-                    f"submit failed after the request may have reached the gateway ({type(err).__name__}); "
-                    "the job may exist and be billed: check the gateway before retrying",
-                    gateway=policy.gateway) from None
+                raise SubmitOutcomeUnknown.because(f"submit failed after the request may have reached the gateway "
+                                                   f"({type(err).__name__})", gateway=policy.gateway) from None
             raise TransientGatewayError(f"{step}: {type(err).__name__} talking to {where}", gateway=policy.gateway,
                                         operation_id=operation_id) from None
 
@@ -506,10 +504,8 @@ class SyncTransport:
         if isinstance(err, (TimeoutError, socket.timeout, urllib3.exceptions.ReadTimeoutError)):
             return _Deadline(self.policy, step, operation_id).expired()
         if step == "submit":
-            return SubmitOutcomeUnknown(f"submit: the connection broke while reading the answer "
-                                        f"({type(err).__name__}): the request may have reached the gateway and the "
-                                        "job may exist and be billed: check the gateway before retrying",
-                                        gateway=self.policy.gateway)
+            return SubmitOutcomeUnknown.because(f"submit: the connection broke while reading the answer "
+                                                f"({type(err).__name__})", gateway=self.policy.gateway)
         return TransientGatewayError(f"{step}: the connection broke while reading the answer ({type(err).__name__})",
                                      gateway=self.policy.gateway, operation_id=operation_id)
 

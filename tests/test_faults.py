@@ -233,6 +233,29 @@ def test_submit_is_never_retried_once_it_may_have_reached_the_gateway(gateway, f
     assert len(posts(emulator)) == 1
 
 
+UNREADABLE_SUBMIT_ANSWERS = {
+    "not-json": ("<html>ok</html>", "non-JSON"),
+    "no-id": ({"object": "video", "status": "queued"}, "has no"),
+    "unsafe-id": ({"id": "video_1/../../admin", "task_id": "../admin", "name": "models/x/../../admin",
+                   "object": "video", "status": "queued"}, "unsafe"),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(UNREADABLE_SUBMIT_ANSWERS))
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_an_accepted_submit_without_a_readable_job_id_says_the_job_may_be_billed(gateway, answer, hook_for,
+                                                                                emulator):
+    """A 200 whose job id cannot be read (HTML, no id, an id unsafe for a URL path) is not a plain malformed
+    answer: the gateway took the request, so the job may exist. One POST, and the error says to check."""
+    body, words = UNREADABLE_SUBMIT_ANSWERS[answer]
+    hook = hook_for(gateway)
+    emulator.ctl.add_fault(SUBMIT_PATH[gateway], method="POST", status=200, body=body)
+    with pytest.raises(SubmitOutcomeUnknown, match=words) as err:
+        submit(hook)
+    assert "may have accepted (and billed) the job" in str(err.value) and f"gateway {gateway}" in str(err.value)
+    assert len(posts(emulator)) == 1
+
+
 def test_submit_to_a_closed_port_is_retried_then_reported(monkeypatch):
     import socket
 

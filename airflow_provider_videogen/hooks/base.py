@@ -21,8 +21,10 @@ from airflow_provider_videogen.exceptions import (
     GatewayAuthError,
     GatewayResponseError,
     InvalidConnection,
+    InvalidIdentifier,
     InvalidVideoRequest,
     ModelNotAvailable,
+    SubmitOutcomeUnknown,
     TransientGatewayError,
     VideoGenError,
 )
@@ -256,13 +258,19 @@ class VideoGenHook(BaseHook):
 
         :raises GatewayAuthError: key rejected. :raises ModelNotAvailable: unknown or retired model.
         :raises GatewayRequestRejected: bad parameters. :raises InvalidVideoRequest: refused before sending.
+        :raises SubmitOutcomeUnknown: timeout, 5xx, broken connection, or an accepted answer without a
+            readable job id (not JSON, no id, an unsafe id): the job may exist and be billed.
         """
         self.check_request(request)
         http = self.protocol.build_submit(request)
         for attempt in self.retrying():
             with attempt:
                 body, _ = self.transport.api(http, step="submit", model=request.model)
-        return self.protocol.parse_submit(body)
+        try:
+            return self.protocol.parse_submit(body)
+        except (GatewayResponseError, InvalidIdentifier) as err:
+            raise SubmitOutcomeUnknown.because(f"submit was accepted but {err.reason}",
+                                               gateway=self.gateway_name) from None
 
     def _parse_status(self, operation_id: str, body: Any, headers: dict[str, str]) -> VideoOperation:
         """The protocol's parse, with any surprise in the body's shape reported as GatewayResponseError."""
