@@ -297,8 +297,8 @@ class _Answer:
         if not self.is_error:
             with contextlib.suppress(ValueError):
                 self.take(self.decoder.flush())
-        text = self.policy.redact(b"".join(self.parts).decode("utf-8", "replace"))
-        if self.is_error:
+        text = b"".join(self.parts).decode("utf-8", "replace")
+        if self.is_error:  # error_for_status redacts every piece of gateway text it puts in the error
             error = error_for_status(self.status, self.headers, text, protocol=self.policy.protocol,
                                      operation_id=self.operation_id, step=self.step,
                                      secrets=self.policy.secrets, model=self.model)
@@ -306,6 +306,7 @@ class _Answer:
                     and not isinstance(error, ModelNotAvailable):
                 raise SubmitOutcomeUnknown.because(error.reason, gateway=self.policy.gateway)
             raise error
+        text = self.policy.redact(text)
         try:
             return parse_json(text), self.headers
         except (ValueError, RecursionError):
@@ -659,10 +660,14 @@ class AsyncTransport:
                                             ssl=self._ssl, allow_redirects=False, timeout=self._timeout,
                                             proxy=proxy, proxy_auth=proxy_auth) as response:
                 answer = _Answer(policy, response.status, response.headers, step, operation_id, model)
-                async for data in response.content.iter_chunked(READ_SIZE):
-                    deadline.check()
-                    if not answer.feed(data):
-                        break
+                length = response.content_length
+                if length is not None and length <= ELIDE_OVER:  # a status answer: one read of a known length
+                    answer.feed(await response.read())
+                else:
+                    async for data in response.content.iter_chunked(READ_SIZE):
+                        deadline.check()
+                        if not answer.feed(data):
+                            break
         except TimeoutError:
             raise deadline.expired() from None
         except aiohttp.ClientConnectorError as err:

@@ -46,7 +46,7 @@ from airflow_provider_videogen.transport import (
 if TYPE_CHECKING:
     import aiohttp
 
-    from airflow_provider_videogen.gateways import GenerationRequest, VideoOperation
+    from airflow_provider_videogen.gateways import GenerationRequest, HttpRequest, VideoOperation
     from airflow_provider_videogen.spend import CostEstimate
 
 __all__ = ["CONNECT_TIMEOUT", "TRIGGER_USER_AGENT", "USER_AGENT", "VideoGenHook", "settings_from_connection",
@@ -139,6 +139,7 @@ class VideoGenHook(BaseHook):
         self.retry_initial = retry_initial
         self._async_policy: Policy | None = None
         self._atransport: AsyncTransport | None = None
+        self._status_request: tuple[str, HttpRequest] | None = None  # (operation id, its status request)
         self._default_model: str | None = None
         self._prices: Any = None
 
@@ -366,6 +367,8 @@ class VideoGenHook(BaseHook):
             await self._aload_policy()
         if self._atransport is None or self._atransport.session is not session:
             self._atransport = AsyncTransport(self._async_policy, session)  # built once per session: TLS, timeout
-        body, headers = await self._atransport.api(self.protocol.build_status(operation_id), step="status",
-                                            operation_id=operation_id)
+        if self._status_request is None or self._status_request[0] != operation_id:  # one per trigger
+            self._status_request = (operation_id, self.protocol.build_status(operation_id))
+        body, headers = await self._atransport.api(self._status_request[1], step="status",
+                                                   operation_id=operation_id)
         return self._parse_status(operation_id, body, headers)
