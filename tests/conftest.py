@@ -43,6 +43,12 @@ def dagbag_class(airflow_db):
     return DagBag
 
 
+@pytest.fixture(scope="module")
+def dagbag(dagbag_class):
+    """The example DAGs (``dags_examples``), parsed once per test module."""
+    return dagbag_class(str(Path(__file__).resolve().parents[1] / "dags_examples"))
+
+
 @pytest.fixture(scope="session")
 def emulator_process():
     """The emulator as users run it: ``python -m airflow_provider_videogen.emulator`` on loopback."""

@@ -64,3 +64,12 @@ def finished(hook, model: str | None = None, prompt: str = "a test clip", **fiel
             return op
         time.sleep(0.05)
     raise AssertionError(f"{operation_id} did not finish")
+
+
+def fast(dag, interval: float = 0.2):
+    """``dag`` with every sensor poking each ``interval`` seconds instead of the examples' 10 s (the emulator's
+    jobs take a second or a few)."""
+    for task in dag.tasks:
+        if hasattr(task, "poke_interval"):
+            task.poke_interval = interval
+    return dag

@@ -7,7 +7,7 @@ from datetime import timedelta
 from importlib.metadata import version
 
 import pytest
-from support import ROOT
+from support import ROOT, fast
 
 from airflow_provider_videogen import _compat
 from airflow_provider_videogen.operators.video import VideoGenerateOperator
@@ -15,11 +15,7 @@ from airflow_provider_videogen.operators.video import VideoGenerateOperator
 
 @pytest.fixture
 def text_to_video(dagbag_class):
-    dag = dagbag_class(str(ROOT / "dags_examples")).get_dag("videogen_text_to_video")
-    for task in dag.tasks:
-        if hasattr(task, "poke_interval"):
-            task.poke_interval = 0.2
-    return dag
+    return fast(dagbag_class(str(ROOT / "dags_examples")).get_dag("videogen_text_to_video"))
 
 
 def states(run) -> dict[str, str]:

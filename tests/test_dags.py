@@ -13,22 +13,9 @@ from pathlib import Path
 
 import pytest
 from mp4check import video_track_present
-from support import GATEWAYS, ROOT, TEST_KEY
+from support import GATEWAYS, ROOT, TEST_KEY, fast
 
 from airflow_provider_videogen.hooks.base import TRIGGER_USER_AGENT, USER_AGENT
-
-
-@pytest.fixture(scope="module")
-def dagbag(dagbag_class):
-    return dagbag_class(str(ROOT / "dags_examples"))
-
-
-def fast(dag):
-    """Poll every 0.2 s instead of the examples' 10 s (the emulator's jobs take about a second)."""
-    for task in dag.tasks:
-        if hasattr(task, "poke_interval"):
-            task.poke_interval = 0.2
-    return dag
 
 
 def sha256(path: Path) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from mp4check import video_track_present
 from storage_servers import Azurite, GcsEmulator, SshServer
-from support import ROOT, finished
+from support import fast, finished
 
 AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow-core").split(".")[:2])
 pytestmark = [
@@ -248,19 +248,6 @@ def _forget_cached_filesystems() -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dagbag(dagbag_class):
-    return dagbag_class(str(ROOT / "dags_examples"))
-
-
-def fast(dag):
-    """Poll every 0.2 s instead of the examples' 10 s (the emulator's jobs take a few seconds)."""
-    for task in dag.tasks:
-        if hasattr(task, "poke_interval"):
-            task.poke_interval = 0.2
-    return dag
-
-
 def task_states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
             for ti in run.get_task_instances()}

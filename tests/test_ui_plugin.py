@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
-from support import GATEWAY_PROFILES, connection_uri_env
+from support import GATEWAY_PROFILES, connection_uri_env, fast
 
 PREFIX = "/videogen"
 DENIED_DAG = "videogen_batch"
@@ -74,9 +74,7 @@ def runs(ui_env, airflow_db, dagbag_class, emulator_process, tmp_path_factory):
                              (DENIED_DAG, {"prompts": ["first batch clip", "second batch clip"],
                                            "output_dir": str(out)})):
             dag = bag.get_dag(dag_id)
-            for task in dag.tasks:
-                if hasattr(task, "poke_interval"):
-                    task.poke_interval = 0.2
+            fast(dag)
             run = dag.test(run_conf=conf)
             assert run.state == "success", dag_id
             result[dag_id] = run.run_id

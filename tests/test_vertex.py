@@ -14,23 +14,21 @@ Cloud Storage is gcp-storage-emulator (its JSON API on loopback), started here; 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import importlib.util
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 import requests
-from support import GATEWAY_PROFILES, ROOT, VERTEX_TOKEN, connection_uri_env, finished, submit
+from deployment.deployment_support import MotoS3Server
+from storage_servers import GcsEmulator
+from support import GATEWAY_PROFILES, ROOT, VERTEX_TOKEN, connection_uri_env, fast, finished, submit
 
 from airflow_provider_videogen.exceptions import (
     GatewayAuthError,
@@ -110,81 +108,29 @@ def credentials(monkeypatch, no_google):
 
 
 # -- Cloud Storage (gcp-storage-emulator) and S3 (moto), on loopback -----------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _server(cmd: list[str], ready_url: str, log: Path, env: dict | None = None):
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[2]} exited: {log.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(ready_url, timeout=2).status_code < 500:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{cmd[2]} did not answer within 60 s")
-            time.sleep(0.2)
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory):
-    """gcp-storage-emulator (the Cloud Storage JSON API, in memory) with the bucket; yields its URL."""
+    """gcp-storage-emulator (the Cloud Storage JSON API, in memory) with the bucket (``storage_servers``)."""
     pytest.importorskip("gcp_storage_emulator")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with _server([sys.executable, "-m", "gcp_storage_emulator", "start", "-H", "127.0.0.1", "--port", str(port),
-                  "-M", "-q", "--default-bucket", BUCKET], f"{url}/storage/v1/b/{BUCKET}",
-                 tmp_path_factory.mktemp("gcs") / "gcs.log"):
-        yield url
+    with GcsEmulator(tmp_path_factory.mktemp("gcs"), BUCKET) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """moto's S3 server with a bucket; yields its URL."""
+    """moto's S3 server with a bucket (``deployment_support``); yields its URL and a boto3 client."""
     pytest.importorskip("moto")
     pytest.importorskip("s3fs")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with _server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], url,
-                 tmp_path_factory.mktemp("moto") / "moto.log", env={"MOTO_ALLOW_NONEXISTENT_REGION": "true"}):
+    server = MotoS3Server(tmp_path_factory.mktemp("moto")).start()
+    try:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+        client = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="testing",
                               aws_secret_access_key="testing")
         client.create_bucket(Bucket=BUCKET)
-        yield url, client
-
-
-def gcs_names(url: str, prefix: str = "") -> list[str]:
-    answer = requests.get(f"{url}/storage/v1/b/{BUCKET}/o", params={"prefix": prefix}, timeout=30)
-    answer.raise_for_status()
-    return sorted(item["name"] for item in answer.json().get("items", []))
-
-
-def gcs_read(url: str, name: str) -> bytes:
-    from urllib.parse import quote
-
-    answer = requests.get(f"{url}/download/storage/v1/b/{BUCKET}/o/{quote(name, safe='')}", params={"alt": "media"},
-                          timeout=60)
-    answer.raise_for_status()
-    return answer.content
+        yield server.url, client
+    finally:
+        server.stop()
 
 
 def _forget_filesystems() -> None:
@@ -209,7 +155,7 @@ def vertex(emulator, monkeypatch, credentials, request):
 
     config = {**GATEWAY_PROFILES["vertex"], "job_seconds": 0.3, "video_bytes": 2_000_000}
     if "gcs" in request.fixturenames:
-        gcs_url = request.getfixturevalue("gcs")
+        gcs_url = request.getfixturevalue("gcs").url
         config["gcs_endpoint"] = gcs_url
         monkeypatch.setenv(f"AIRFLOW_CONN_{GCP_CONN.upper()}", json.dumps(
             {"conn_type": "google_cloud_platform", "extra": {"project": PROJECT, "gcs.endpoint": gcs_url}}))
@@ -437,8 +383,8 @@ def test_storage_uri_lands_in_gcs_and_is_copied_to_a_file_and_to_s3(vertex, gcs,
     assert locator["kind"] == "gcs" and locator["url"].startswith(f"gs://{BUCKET}/videos/")
     served = emulator.ctl.sha256(generated["operation_id"])
     key = locator["url"].removeprefix(f"gs://{BUCKET}/")
-    assert gcs_names(gcs, "videos/") == [key]
-    assert sha256(gcs_read(gcs, key)) == served["sha256"]  # written by "Vertex" into the bucket
+    assert gcs.names("videos/") == [key]
+    assert sha256(gcs.read(key)) == served["sha256"]  # written by "Vertex" into the bucket
 
     def download(destination: str) -> dict:
         return VideoDownloadOperator(task_id="download", conn_id="videogen_vertex_test", operation=operation,
@@ -451,7 +397,7 @@ def test_storage_uri_lands_in_gcs_and_is_copied_to_a_file_and_to_s3(vertex, gcs,
     assert on_s3["sha256"] == served["sha256"] == sha256(body) and len(body) == served["size"]
     assert [o["Key"] for o in s3_client.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["videos/copy.mp4"]
     in_place = download(f"gs://{GCP_CONN}@{BUCKET}/{key}")  # the object itself: checked, nothing copied
-    assert in_place["sha256"] == served["sha256"] and gcs_names(gcs) == [key]
+    assert in_place["sha256"] == served["sha256"] and gcs.names() == [key]
     assert on_s3["provenance"]["parameters"]["storage_uri"] == f"gs://{BUCKET}/videos"
     assert VERTEX_TOKEN not in json.dumps([generated, operation, local, on_s3, in_place])
 
@@ -597,9 +543,7 @@ def test_the_text_to_video_example_dag_runs_on_a_vertex_connection(dagbag_class,
 
     use_gateway("vertex", job_seconds=4.0)
     dag = dagbag_class(str(ROOT / "dags_examples")).get_dag("videogen_text_to_video")
-    for task in dag.tasks:
-        if hasattr(task, "poke_interval"):
-            task.poke_interval = 0.2
+    fast(dag)
     run = dag.test(run_conf={"prompt": "A vertex test clip", "duration_seconds": 4, "output_dir": str(tmp_path)})
     assert run.state == "success"
     (job,) = emulator.ctl.jobs()
