@@ -455,6 +455,40 @@ def test_gallery_filters_and_pages(client, runs, hand_made, as_admin):
     assert 'preload="metadata"' in html and 'data-testid="videogen-older"' in html
 
 
+def test_a_task_without_xcom_finds_its_video_through_the_alias_never_by_scanning_events(client, runs, hand_made,
+                                                                                         as_admin):
+    """``older_task`` wrote an event but pushed no XCom: the fallback finds it among the alias's newest events
+    (the alias's primary key, then ``asset_event`` by its own), never by scanning ``asset_event`` or ``asset``
+    on the ``source_*`` columns, which have no index in Airflow's schema."""
+    from airflow.settings import engine
+    from sqlalchemy import event
+
+    dag_id, run_id = "videogen_text_to_video", runs["videogen_text_to_video"]
+    statements: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        older = client.get(ti_url(dag_id, run_id, task_id="older_task"), headers=as_admin)
+        empty = client.get(ti_url(dag_id, run_id, task_id="generate"), headers=as_admin)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert older.status_code == 200 and event_ids(older.text) == [hand_made["older"]]
+    assert empty.status_code == 200 and event_ids(empty.text) == []
+    on_events = [(sql, params) for sql, params in statements if re.search(r"\bFROM asset_event\b", sql)]
+    assert len(on_events) == 2, on_events  # one per page: the fallback, as neither task's XCom names a video
+    assert all(re.search(r"\bLIMIT\b", sql) for sql, _ in on_events)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            for sql, params in on_events:
+                plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+                scans = [line for line in plan if re.match(r"SCAN (asset_event|asset|asset_alias_asset_event)\b",
+                                                           line)]
+                assert not scans, plan
+
+
 def test_gallery_stays_bounded_with_10000_events(client, app, runs, as_admin):
     """10,000 events: a page reads at most ``limit + 1`` rows in one statement, walking an index backwards."""
     from airflow.models.asset import AssetAliasModel, AssetEvent, AssetModel

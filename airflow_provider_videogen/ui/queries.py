@@ -10,9 +10,11 @@ list of dicts for a task that wrote several videos) fills in what an older event
 Only asset events are ever streamed: XComs are also writable through the REST API by anyone who may edit
 the DAG, so a URI found only in an XCom is shown, never opened.
 
-Every query is bounded (``LIMIT``) and filters on indexed columns where Airflow's schema has them: the
-gallery walks the primary key of ``asset_alias_asset_event`` (alias id, event id) backwards, so a page costs
-one index range scan however many events there are (keyset paging on the event id).
+Every query is bounded (``LIMIT``) and reaches ``asset_event`` through an index, never by scanning it (its
+``source_*`` columns have none): a task's or run's videos are found by their assets (the URIs in its XCom),
+or else among the newest :data:`MAX_FALLBACK_EVENTS` events of the videos' alias; the gallery walks the
+primary key of ``asset_alias_asset_event`` (alias id, event id) backwards, so a page costs one index range
+scan however many events there are (keyset paging on the event id).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ MAX_XCOMS_PER_RUN = 2000  # return values scanned for one DAG run
 PAGE_SIZE = 24
 DOWNLOAD_RESULT_KEYS = ("uri", "size_bytes", "sha256", "operation_id")  # in every VideoDownloadOperator XCom
 MAX_PAGE_SIZE = 100
+MAX_FALLBACK_EVENTS = 10_000  # newest alias events searched for a task whose XCom names no video
 
 
 def _models():
@@ -206,9 +209,11 @@ def _merge_xcom(videos: list[Video], results: list[tuple[str, int, dict[str, Any
 
 
 def _events_for(session: Session, uris: set[str], limit: int, *conditions: Any) -> list[Video]:
-    """Task-written events matching ``conditions``; narrowed to the assets of ``uris`` when given (an
-    indexed lookup: an asset made from a URI is named by it), else by the source columns alone."""
-    AssetEvent, AssetModel, _, _ = _models()
+    """Task-written events matching ``conditions``: among the events of the assets of ``uris`` when given (an
+    indexed lookup: an asset made from a URI is named by it), else among the newest
+    :data:`MAX_FALLBACK_EVENTS` events of the videos' alias (its primary key walked backwards; a task whose
+    XCom was not pushed or was cleared, and whose videos are older than that, shows none)."""
+    AssetEvent, AssetModel, AssetAliasModel, alias_events = _models()
     stmt = _task_events().where(*conditions)
     if uris:
         assets = select(AssetModel.id).where(AssetModel.name.in_(sorted(uris)), AssetModel.uri.in_(sorted(uris)))
@@ -216,6 +221,10 @@ def _events_for(session: Session, uris: set[str], limit: int, *conditions: Any) 
             stmt.where(AssetEvent.asset_id.in_(assets)).order_by(AssetEvent.id).limit(limit))]
         if found:
             return found
+    recent = (select(alias_events.c.event_id).join(AssetAliasModel, AssetAliasModel.id == alias_events.c.alias_id)
+              .where(AssetAliasModel.name == DEFAULT_ALIAS).order_by(alias_events.c.event_id.desc())
+              .limit(MAX_FALLBACK_EVENTS).subquery())  # a derived table: MySQL refuses LIMIT inside IN (...)
+    stmt = stmt.join(recent, recent.c.event_id == AssetEvent.id)
     return [_from_event(row) for row in session.execute(stmt.order_by(AssetEvent.id).limit(limit))]
 
 
