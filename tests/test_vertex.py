@@ -121,8 +121,9 @@ def s3(tmp_path_factory):
     """moto's S3 server with a bucket (``deployment_support``); yields its URL and a boto3 client."""
     pytest.importorskip("moto")
     pytest.importorskip("s3fs")
-    server = MotoS3Server(tmp_path_factory.mktemp("moto")).start()
+    server = MotoS3Server(tmp_path_factory.mktemp("moto"))
     try:
+        server.start()
         import boto3
 
         client = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="testing",

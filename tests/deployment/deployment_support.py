@@ -130,7 +130,14 @@ def stop_all(processes: Iterable[ManagedProcess], grace: float = 20.0) -> None:
         if p.proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.proc.wait(5)
-    deadline = time.monotonic() + 10  # killed children are reaped by init: on a loaded machine, not at once
+    wait_reaped(processes)
+
+
+def wait_reaped(processes: Iterable[ManagedProcess], timeout: float = 10.0) -> None:
+    """Wait up to ``timeout`` seconds for SIGKILLed groups to be gone: killed children are reaped by init,
+    on a loaded machine not at once."""
+    processes = list(processes)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(p.group_alive() for p in processes):
         time.sleep(0.2)
 

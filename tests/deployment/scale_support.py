@@ -51,6 +51,7 @@ from .deployment_support import (
     ManagedProcess,
     free_port,
     tail,
+    wait_reaped,
     wait_until,
 )
 
@@ -564,9 +565,7 @@ class ScaleCluster:
             if p.proc.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     p.proc.wait(5)
-        settle = time.monotonic() + 10  # killed children are reaped by init: on a loaded machine, not at once
-        while time.monotonic() < settle and any(p.group_alive() for p in procs):
-            time.sleep(0.2)
+        wait_reaped(procs)
 
     def stop(self) -> None:
         self.stop_components(list(self.processes))
